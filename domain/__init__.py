@@ -1,0 +1,1 @@
+"""The pure Orders model: commands, events, the decider, errors and ports."""

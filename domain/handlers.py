@@ -1,0 +1,67 @@
+"""Command handlers: load the stream, fold, decide, append with the expected version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+from domain.commands import Command
+from domain.decider import decide, fold
+from domain.errors import CommandIdReusedError, ConcurrencyConflictError, DuplicateCommandError
+from domain.ports import AppendResult, CommandRecord, CommandStamp, EventStore
+
+ORDER_STREAM = "order"
+# Without a client-given expectedVersion a conflict only means another writer got there
+# first: decide again on the newer state, a few times, before giving up.
+MAX_ATTEMPTS = 5
+
+
+def fingerprint(command: Command) -> str:
+    """A digest of what the command asks for (not its id or timestamp)."""
+    fields = asdict(command)
+    fields.pop("command_id")
+    fields.pop("issued_at")
+    canonical = json.dumps([type(command).__name__, fields], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def handle_order_command(command: Command, store: EventStore) -> AppendResult:
+    """Run one order command to its result; a repeated command id returns the first result."""
+    stamp = CommandStamp(
+        command_id=command.command_id,
+        command_type=type(command).__name__,
+        fingerprint=fingerprint(command),
+    )
+    previous = await store.find_command(command.command_id)
+    if previous is not None:
+        return _replay(previous, stamp)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        recorded = await store.read_stream(command.order_id)
+        state = fold(event.event for event in recorded)
+        expected = getattr(command, "expected_version", None)
+        if expected is not None and expected != state.version:
+            raise ConcurrencyConflictError(command.order_id, expected=expected, actual=state.version)
+        events = decide(command, state)
+        try:
+            return await store.append(
+                command.order_id, ORDER_STREAM, events, expected_version=state.version, command=stamp
+            )
+        except DuplicateCommandError:
+            twin = await store.find_command(command.command_id)
+            if twin is None:
+                raise
+            return _replay(twin, stamp)
+        except ConcurrencyConflictError:
+            twin = await store.find_command(command.command_id)
+            if twin is not None:
+                return _replay(twin, stamp)
+            if expected is not None or attempt == MAX_ATTEMPTS or state.version == 0:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _replay(previous: CommandRecord, stamp: CommandStamp) -> AppendResult:
+    if previous.fingerprint != stamp.fingerprint:
+        raise CommandIdReusedError(stamp.command_id)
+    return previous.result

@@ -1,0 +1,31 @@
+"""Value objects shared by commands, events and state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineItem:
+    """One product line of an order; money is always a Decimal."""
+
+    product_id: str
+    quantity: int
+    price: Decimal
+
+    @property
+    def line_total(self) -> Decimal:
+        """quantity * price."""
+        return self.price * self.quantity
+
+
+@dataclass(frozen=True, kw_only=True)
+class Address:
+    """A shipping address."""
+
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    country: str

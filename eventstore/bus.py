@@ -1,0 +1,59 @@
+"""The notification bus: a doorbell that says "something changed", never the truth.
+
+Two notices travel on it: "events appended" (channel EVENTS_CHANNEL) after an append
+commits, and "projection advanced" (channel projection_channel(name)) after a projector
+commits a batch. Any message may be lost or arrive twice; a subscriber that may have
+missed one receives RESYNC and re-reads the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+Notice = Mapping[str, Any]
+
+EVENTS_CHANNEL = "orderly.events"
+RESYNC: Notice = {"resync": True}
+
+
+def projection_channel(name: str) -> str:
+    """The channel on which projection `name` announces its new checkpoint."""
+    return f"orderly.projection.{name}"
+
+
+class Subscription(Protocol):
+    """A local subscriber's inbox."""
+
+    async def get(self, timeout: float | None = None) -> Notice | None:
+        """The next notice, RESYNC after a possible loss, or None when timeout passes."""
+        ...
+
+
+class NotificationBus(Protocol):
+    """Publishes notices and fans them out to this process's subscribers."""
+
+    async def start(self) -> None:
+        """Connect and start listening."""
+        ...
+
+    async def close(self) -> None:
+        """Stop listening and release connections."""
+        ...
+
+    async def publish(self, channel: str, notice: Notice) -> None:
+        """Send a notice; never raises for a bus outage (it logs and returns)."""
+        ...
+
+    def subscribe(self, *channels: str) -> AbstractAsyncContextManager[Subscription]:
+        """An inbox for notices on the channels, released when the context exits."""
+        ...
+
+    def subscriber_count(self) -> int:
+        """How many local inboxes are open (for leak checks and status)."""
+        ...
+
+    def is_healthy(self) -> bool:
+        """Whether the bus is connected now."""
+        ...

@@ -1,0 +1,37 @@
+"""The in-process bus: the embedded default, with the same interface as the Redis bus."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+
+from eventstore.bus import Notice, Subscription
+from eventstore.fanout import Fanout
+
+
+class InProcessBus:
+    """Delivers notices to subscribers of this process only."""
+
+    def __init__(self) -> None:
+        self._fanout = Fanout()
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def publish(self, channel: str, notice: Notice) -> None:
+        """Deliver at once to local inboxes."""
+        self._fanout.deliver(channel, notice)
+
+    def subscribe(self, *channels: str) -> AbstractAsyncContextManager[Subscription]:
+        """An inbox for the channels."""
+        return self._fanout.subscribe(*channels)
+
+    def subscriber_count(self) -> int:
+        """Open inboxes."""
+        return self._fanout.count()
+
+    def is_healthy(self) -> bool:
+        """Always connected."""
+        return True
