@@ -1,0 +1,118 @@
+"""The Redis bus: one pub/sub connection and one listener task per process.
+
+Redis pub/sub is at-most-once: a message published while this process is disconnected is
+gone. So every (re)connect delivers RESYNC to all local inboxes, and publishing while Redis
+is known to be down is skipped rather than waited for: consumers re-read the store on a
+safety poll, so an outage only delays them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import AbstractAsyncContextManager
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from eventstore.bus import Notice, Subscription
+from eventstore.fanout import Fanout
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_PATTERN = "orderly.*"
+LISTEN_TIMEOUT = 1.0
+MAX_BACKOFF = 2.0
+
+
+class RedisBus:
+    """Publishes to Redis and fans Redis messages out to this process's inboxes."""
+
+    def __init__(self, url: str, *, socket_timeout: float = 1.0) -> None:
+        self._url = url
+        self._client = aioredis.Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
+        self._fanout = Fanout()
+        self._listener: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._healthy = False
+
+    async def start(self) -> None:
+        """Start the listener and wait briefly for its first connection (Redis may be down)."""
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="orderly-redis-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), timeout=2.0)
+
+    async def close(self) -> None:
+        """Stop the listener and close the connections."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        await self._client.aclose()
+
+    async def publish(self, channel: str, notice: Notice) -> None:
+        """Publish; a Redis outage is logged and skipped (the store stays the truth)."""
+        if not self._healthy:
+            return
+        try:
+            await self._client.publish(channel, orjson.dumps(notice))
+        except (RedisError, OSError) as error:
+            logger.warning("redis publish on %s failed: %r", channel, error)
+
+    def subscribe(self, *channels: str) -> AbstractAsyncContextManager[Subscription]:
+        """A local inbox; the Redis subscription is shared by the whole process."""
+        return self._fanout.subscribe(*channels)
+
+    def subscriber_count(self) -> int:
+        """Open local inboxes."""
+        return self._fanout.count()
+
+    def is_healthy(self) -> bool:
+        """Whether the listener is connected to Redis now."""
+        return self._healthy
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(CHANNEL_PATTERN)
+                self._healthy = True
+                self._connected.set()
+                backoff = 0.1
+                # Whatever was published while we were not subscribed is lost: tell everyone.
+                self._fanout.deliver_resync()
+                logger.info("redis bus listening on %s", self._url)
+                while True:
+                    message = await pubsub.get_message(timeout=LISTEN_TIMEOUT)
+                    if message is not None and message["type"] == "pmessage":
+                        self._deliver(message)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                if self._healthy:
+                    logger.warning("redis bus disconnected: %r; reconnecting", error)
+                self._healthy = False
+                self._fanout.deliver_resync()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _deliver(self, message: dict[str, object]) -> None:
+        channel = message["channel"]
+        data = message["data"]
+        try:
+            notice = orjson.loads(data)  # type: ignore[arg-type]
+        except orjson.JSONDecodeError:
+            logger.warning("ignoring a malformed message on %r", channel)
+            return
+        name = channel.decode() if isinstance(channel, bytes) else str(channel)
+        self._fanout.deliver(name, notice)

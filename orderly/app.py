@@ -1,0 +1,55 @@
+"""The ASGI app: /graphql, /healthz, /readyz, and a lifespan that starts and stops the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from orderly.bootstrap import Container, build_container
+from orderly.graphql_view import OrderlyGraphQL
+from orderly.settings import Settings
+from resolvers.graphql_schema import build_schema
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
+    """The whole server for these settings; nothing starts until the lifespan runs."""
+    container = container or build_container(settings or Settings.from_mapping())
+    if container.services is None:
+        raise ValueError("the API needs a container built with api=True")
+    graphql = OrderlyGraphQL(build_schema(), container.services)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks = await container.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    return app

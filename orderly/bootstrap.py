@@ -1,0 +1,156 @@
+"""Build every collaborator from the settings; the app's lifespan and the CLI start and stop them."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+
+from domain.command_bus import CommandBus
+from domain.ports import Clock
+from eventstore.bus import NotificationBus
+from eventstore.database import Database, create_database
+from eventstore.local_bus import InProcessBus
+from eventstore.redis_bus import RedisBus
+from eventstore.sql_store import SqlEventStore
+from orderly.settings import Settings
+from projections.customer_summaries.queries import CustomerSummaryQueries
+from projections.order_views.queries import OrderViewQueries
+from projections.registry import PROJECTIONS
+from projections.runner import LeaseFactory, ProjectionRunner
+from projections.status import ProjectionStatusView, get_status, projection_statuses
+from projections.tracker import ProjectionTracker
+from schema.context import Services
+
+logger = logging.getLogger(__name__)
+
+
+class SystemClock:
+    """The wall clock, in UTC."""
+
+    def now(self) -> datetime:
+        """The current time."""
+        return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A fresh UUID for an order or a command."""
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Container:
+    """Everything one process runs, in the order it starts."""
+
+    settings: Settings
+    database: Database
+    bus: NotificationBus
+    store: SqlEventStore
+    tracker: ProjectionTracker | None
+    runners: list[ProjectionRunner]
+    services: Services | None
+    started: bool = field(default=False)
+
+    async def start(self) -> None:
+        """Connect the bus, then start the tracker and the projection runners."""
+        await self.bus.start()
+        if self.tracker is not None:
+            await self.tracker.start()
+        for runner in self.runners:
+            await runner.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop in reverse order and release connections."""
+        for runner in reversed(self.runners):
+            await runner.stop()
+        if self.tracker is not None:
+            await self.tracker.stop()
+        await self.bus.close()
+        await self.database.dispose()
+        self.started = False
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether the database answers and the bus is connected."""
+        return {"database": await self._database_answers(), "bus": self.bus.is_healthy()}
+
+    async def statuses(self) -> list[ProjectionStatusView]:
+        """Every projection's status."""
+        return await projection_statuses(self.database, self.store)
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self.database.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+            logger.warning("readiness: database check failed: %r", error)
+            return False
+
+
+def build_container(
+    settings: Settings,
+    *,
+    api: bool = True,
+    overrides: Mapping[str, Any] | None = None,
+) -> Container:
+    """Make every collaborator for these settings; `overrides` replaces any by name (tests)."""
+    overrides = dict(overrides or {})
+    database: Database = overrides.pop("database", None) or create_database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
+    bus: NotificationBus = overrides.pop("bus", None) or (
+        RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
+    )
+    clock: Clock = overrides.pop("clock", None) or SystemClock()
+    make_id: Callable[[], str] = overrides.pop("new_id", None) or new_id
+    lease: LeaseFactory | None = overrides.pop("lease", None)
+    if overrides:
+        raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
+
+    store = SqlEventStore(database, bus)
+    runners = [
+        ProjectionRunner(
+            name,
+            projector,
+            database,
+            store,
+            bus,
+            batch_size=settings.batch_size,
+            poll_interval=settings.poll_interval,
+            lease=lease,
+        )
+        for name, projector in PROJECTIONS.items()
+    ] if settings.run_projectors else []
+    tracker = ProjectionTracker(bus, database, PROJECTIONS, poll_interval=settings.poll_interval) if api else None
+    services = None
+    if tracker is not None:
+        services = Services(
+            commands=CommandBus(store),
+            clock=clock,
+            store=store,
+            orders=OrderViewQueries(database),
+            customers=CustomerSummaryQueries(database),
+            tracker=tracker,
+            projection_names=tuple(PROJECTIONS),
+            new_id=make_id,
+            statuses=lambda: projection_statuses(database, store),
+            status=lambda name: get_status(database, store, name),
+        )
+    return Container(
+        settings=settings,
+        database=database,
+        bus=bus,
+        store=store,
+        tracker=tracker,
+        runners=runners,
+        services=services,
+    )

@@ -1,0 +1,1 @@
+"""GraphQL operations: the Query, Mutation and Subscription roots."""

@@ -1,0 +1,81 @@
+"""Checks on arguments the contract bounds, each failing with BAD_USER_INPUT."""
+
+from __future__ import annotations
+
+import uuid
+
+from schema.errors import BadUserInputError
+
+MAX_PAGE_SIZE = 100
+DEFAULT_WAIT_MS = 2000
+MAX_WAIT_MS = 10_000
+MAX_SUBSCRIPTION_TIMEOUT_MS = 3_600_000
+MAX_ID_LENGTH = 100
+
+
+def check_page(page: int, page_size: int) -> None:
+    """page >= 1 and pageSize from 1 to 100."""
+    if page < 1:
+        raise BadUserInputError("page must be at least 1")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise BadUserInputError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+
+
+def wait_seconds(wait_ms: int | None) -> float:
+    """A query's waitMs (default 2000, at most 10000) in seconds."""
+    if wait_ms is None:
+        wait_ms = DEFAULT_WAIT_MS
+    if not 0 <= wait_ms <= MAX_WAIT_MS:
+        raise BadUserInputError(f"waitMs must be between 0 and {MAX_WAIT_MS}")
+    return wait_ms / 1000
+
+
+def timeout_seconds(timeout_ms: int | None) -> float | None:
+    """A subscription's timeoutMs in seconds, or None for no timeout."""
+    if timeout_ms is None:
+        return None
+    if not 0 <= timeout_ms <= MAX_SUBSCRIPTION_TIMEOUT_MS:
+        raise BadUserInputError(f"timeoutMs must be between 0 and {MAX_SUBSCRIPTION_TIMEOUT_MS}")
+    return timeout_ms / 1000
+
+
+def check_min_version(min_version: int) -> None:
+    """A stream version to wait for is zero or more."""
+    if min_version < 0:
+        raise BadUserInputError("minVersion must be zero or more")
+
+
+def check_expected_version(expected_version: int | None) -> None:
+    """An expected version, when given, is zero or more."""
+    if expected_version is not None and expected_version < 0:
+        raise BadUserInputError("expectedVersion must be zero or more")
+
+
+# Orders created without a client-chosen id get one derived from the command id, so that
+# repeating the command (same commandId) names the same order and is recognised as a repeat.
+ORDER_ID_NAMESPACE = uuid.UUID("6f1c1a52-8f0e-4d0e-9a43-2b7d1d6c0c11")
+
+
+def new_order_id(given: str | None, command_id: str) -> str:
+    """The client's order id, which must be a UUID, in canonical form; else one from the command id."""
+    if given is None:
+        return str(uuid.uuid5(ORDER_ID_NAMESPACE, command_id))
+    try:
+        return str(uuid.UUID(given))
+    except ValueError:
+        raise BadUserInputError(f"orderId must be a UUID, got {given!r}") from None
+
+
+def command_id(given: str | None, generate: str) -> str:
+    """The client's idempotency key, or a generated one."""
+    if given is None:
+        return generate
+    if not given.strip() or len(given) > MAX_ID_LENGTH:
+        raise BadUserInputError(f"commandId must be 1 to {MAX_ID_LENGTH} characters")
+    return given
+
+
+def check_projection(name: str, known: tuple[str, ...]) -> None:
+    """The projection exists."""
+    if name not in known:
+        raise BadUserInputError(f"unknown projection {name!r}; known: {', '.join(known)}")

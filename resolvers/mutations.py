@@ -1,0 +1,84 @@
+"""The Mutation root: each field turns its input into a command and dispatches it."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
+from domain.values import Address, LineItem
+from resolvers.arguments import check_expected_version, command_id, new_order_id
+from schema.context import Context, Services
+from schema.inputs import AddOrderItemInput, CancelOrderInput, CreateOrderInput, ShipOrderInput
+from schema.types import CommandResult
+
+Info = strawberry.Info[Context, None]
+
+
+async def _dispatch(services: Services, command: Command) -> CommandResult:
+    result = await services.commands.dispatch(command)
+    return CommandResult.from_result(result, command.command_id)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_order(self, info: Info, input: CreateOrderInput) -> CommandResult:
+        services = info.context.services
+        address = input.shipping_address
+        key = command_id(input.command_id, services.new_id())
+        command = CreateOrder(
+            command_id=key,
+            issued_at=services.clock.now(),
+            order_id=new_order_id(input.order_id, key),
+            customer_id=str(input.customer_id),
+            items=tuple(
+                LineItem(product_id=item.product_id, quantity=item.quantity, price=item.price)
+                for item in input.items
+            ),
+            shipping_address=Address(
+                line1=address.line1,
+                line2=address.line2,
+                city=address.city,
+                postal_code=address.postal_code,
+                country=address.country,
+            ),
+        )
+        return await _dispatch(services, command)
+
+    @strawberry.mutation
+    async def add_order_item(self, info: Info, input: AddOrderItemInput) -> CommandResult:
+        services = info.context.services
+        check_expected_version(input.expected_version)
+        command = AddOrderItem(
+            command_id=command_id(input.command_id, services.new_id()),
+            issued_at=services.clock.now(),
+            order_id=str(input.order_id),
+            item=LineItem(product_id=input.product_id, quantity=input.quantity, price=input.price),
+            expected_version=input.expected_version,
+        )
+        return await _dispatch(services, command)
+
+    @strawberry.mutation
+    async def ship_order(self, info: Info, input: ShipOrderInput) -> CommandResult:
+        services = info.context.services
+        check_expected_version(input.expected_version)
+        command = ShipOrder(
+            command_id=command_id(input.command_id, services.new_id()),
+            issued_at=services.clock.now(),
+            order_id=str(input.order_id),
+            expected_version=input.expected_version,
+        )
+        return await _dispatch(services, command)
+
+    @strawberry.mutation
+    async def cancel_order(self, info: Info, input: CancelOrderInput) -> CommandResult:
+        services = info.context.services
+        check_expected_version(input.expected_version)
+        command = CancelOrder(
+            command_id=command_id(input.command_id, services.new_id()),
+            issued_at=services.clock.now(),
+            order_id=str(input.order_id),
+            reason=input.reason,
+            expected_version=input.expected_version,
+        )
+        return await _dispatch(services, command)

@@ -1,0 +1,124 @@
+"""The Query root: reads go to read-model queries only (orderEvents reads the store)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.arguments import check_min_version, check_page, wait_seconds
+from resolvers.consistency import ORDER_VIEWS, wait_for_order
+from schema.context import Context, Services
+from schema.enums import OrderSortField, OrderStatus, SortOrder
+from schema.inputs import OrderFilter
+from schema.scalars import Position
+from schema.types import CustomerSummary, Event, Order, OrderPage, ProjectionStatus
+
+Info = strawberry.Info[Context, None]
+
+
+async def _wait_for_position(services: Services, min_position: int | None, wait_ms: int | None) -> None:
+    timeout = wait_seconds(wait_ms)
+    if min_position is not None:
+        await services.tracker.wait_for_position(ORDER_VIEWS, min_position, timeout)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description=(
+            "The order, or null. With minVersion, waits up to waitMs (default 2000, at most 10000) "
+            "for the view to reach that version, then returns what it has: compare `version`."
+        )
+    )
+    async def order(
+        self, info: Info, order_id: strawberry.ID, min_version: int | None = None, wait_ms: int | None = None
+    ) -> Order | None:
+        services = info.context.services
+        timeout = wait_seconds(wait_ms)
+        if min_version is not None:
+            check_min_version(min_version)
+            view = await wait_for_order(services.tracker, services.orders, str(order_id), min_version, timeout)
+            if view is not None:
+                return Order.from_view(view)
+        view = await services.orders.get(str(order_id))
+        return None if view is None else Order.from_view(view)
+
+    @strawberry.field(
+        description=(
+            "A customer's orders, newest first (ties by orderId). pageSize 1 to 100; totalPages is 0 "
+            "when there are none. With minPosition, waits up to waitMs (default 2000, at most 10000) "
+            "for the read model to reach it, then answers with what it has: compare `position`."
+        )
+    )
+    async def customer_orders(
+        self,
+        info: Info,
+        customer_id: strawberry.ID,
+        status: OrderStatus | None = None,
+        page: int = 1,
+        page_size: int = 20,
+        min_position: Position | None = None,
+        wait_ms: int | None = None,
+    ) -> OrderPage:
+        services = info.context.services
+        check_page(page, page_size)
+        await _wait_for_position(services, min_position, wait_ms)
+        view = await services.orders.customer_orders(
+            str(customer_id), status=None if status is None else status.value, page=page, page_size=page_size
+        )
+        return OrderPage.from_view(view)
+
+    @strawberry.field(
+        description=(
+            "Orders where every whitespace-separated term of `query` occurs, case-insensitively, in "
+            "the order id, the customer id, a product id or the shipping address; filtered and "
+            "sorted. Ties sort by orderId."
+        )
+    )
+    async def search_orders(
+        self,
+        info: Info,
+        query: str | None = None,
+        filter: OrderFilter | None = None,
+        sort_by: OrderSortField = OrderSortField.CREATED_AT,
+        sort_order: SortOrder = SortOrder.DESC,
+        page: int = 1,
+        page_size: int = 20,
+        min_position: Position | None = None,
+        wait_ms: int | None = None,
+    ) -> OrderPage:
+        services = info.context.services
+        check_page(page, page_size)
+        await _wait_for_position(services, min_position, wait_ms)
+        criteria = filter or OrderFilter()
+        view = await services.orders.search(
+            terms=query,
+            status=None if criteria.status is None else criteria.status.value,
+            customer_id=None if criteria.customer_id is None else str(criteria.customer_id),
+            min_total=criteria.min_total,
+            max_total=criteria.max_total,
+            created_after=criteria.created_after,
+            created_before=criteria.created_before,
+            sort_by=sort_by.value,
+            sort_order=sort_order.value,
+            page=page,
+            page_size=page_size,
+        )
+        return OrderPage.from_view(view)
+
+    @strawberry.field
+    async def customer(self, info: Info, customer_id: strawberry.ID) -> CustomerSummary | None:
+        view = await info.context.loaders.customer_summary.load(str(customer_id))
+        return None if view is None else CustomerSummary.from_view(view)
+
+    @strawberry.field(description="The order's events from the event store, oldest first; empty for an unknown order.")
+    async def order_events(self, info: Info, order_id: strawberry.ID) -> list[Event]:
+        records = await info.context.services.store.read_stream(str(order_id))
+        return [Event.from_record(record) for record in records]
+
+    @strawberry.field
+    async def projections(self, info: Info) -> list[ProjectionStatus]:
+        services = info.context.services
+        return [ProjectionStatus.from_view(view) for view in await services.statuses()]
+
+
+

@@ -1,0 +1,78 @@
+"""The Subscription root: confirmations that a write has reached the read model."""
+
+from __future__ import annotations
+
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers.arguments import check_min_version, check_projection, timeout_seconds
+from resolvers.consistency import order_versions, wait_for_order
+from schema.context import Context
+from schema.errors import ConsistencyTimeoutError
+from schema.scalars import Position
+from schema.types import Order, ProjectionStatus
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description=(
+            "Emits the order once the read model shows it at minVersion or later (at once if it "
+            "already does), then completes. With timeoutMs, ends with CONSISTENCY_TIMEOUT if that "
+            "does not happen in time."
+        )
+    )
+    async def order_projected(
+        self, info: Info, order_id: strawberry.ID, min_version: int, timeout_ms: int | None = None
+    ) -> AsyncGenerator[Order, None]:
+        services = info.context.services
+        check_min_version(min_version)
+        timeout = timeout_seconds(timeout_ms)
+        view = await wait_for_order(services.tracker, services.orders, str(order_id), min_version, timeout)
+        if view is None:
+            raise ConsistencyTimeoutError(
+                f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
+            )
+        yield Order.from_view(view)
+
+    @strawberry.subscription(
+        description=(
+            "Emits the order's current view at once (when it has one), then its view each time the "
+            "projection applies a new version of it, until the client stops. Versions only increase."
+        )
+    )
+    async def order_updated(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
+        services = info.context.services
+        versions = order_versions(services.tracker, services.orders, str(order_id))
+        try:
+            async for view in versions:
+                yield Order.from_view(view)
+        finally:
+            await versions.aclose()
+
+    @strawberry.subscription(
+        description=(
+            "Emits once the named projection's checkpoint reaches position (at once if it already "
+            "has), then completes."
+        )
+    )
+    async def projection_caught_up(
+        self, info: Info, name: str, position: Position, timeout_ms: int | None = None
+    ) -> AsyncGenerator[ProjectionStatus, None]:
+        services = info.context.services
+        check_projection(name, services.projection_names)
+        timeout = timeout_seconds(timeout_ms)
+        reached = await services.tracker.wait_for_position(name, position, timeout)
+        if not reached:
+            raise ConsistencyTimeoutError(
+                f"projection {name} did not reach position {position} within {timeout_ms} ms"
+            )
+        status = await services.status(name)
+        yield ProjectionStatus.from_view(status)
+
+
+

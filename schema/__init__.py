@@ -1,0 +1,1 @@
+"""The GraphQL type system: output types, inputs, scalars, the typed context, DataLoaders."""

@@ -1,0 +1,207 @@
+"""Output types: thin views of read-model rows and event-store records."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.ports import AppendResult, RecordedEvent
+from projections.customer_summaries.queries import CustomerSummaryView
+from projections.order_views.queries import OrderPageView, OrderView
+from projections.status import ProjectionStatusView
+from schema.enums import OrderStatus, ProjectionState
+from schema.scalars import Position
+
+if TYPE_CHECKING:
+    from schema.context import Context
+
+
+@strawberry.type(description="What an accepted command wrote: enough to wait for the read model to show it.")
+class CommandResult:
+    order_id: strawberry.ID
+    version: int = strawberry.field(description="The order stream's version after the command (1 after createOrder).")
+    position: Position = strawberry.field(description="Global position of the last event the command wrote.")
+    command_id: strawberry.ID
+
+    @classmethod
+    def from_result(cls, result: AppendResult, command_id: str) -> CommandResult:
+        """What a mutation returns."""
+        return cls(
+            order_id=strawberry.ID(result.stream_id),
+            version=result.version,
+            position=Position(result.position),
+            command_id=strawberry.ID(command_id),
+        )
+
+
+@strawberry.type
+class OrderItem:
+    product_id: str
+    quantity: int
+    price: Decimal
+    line_total: Decimal = strawberry.field(description="quantity * price")
+
+
+@strawberry.type
+class Address:
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    country: str
+
+
+@strawberry.type(description="The customer_summaries read model, fed by the same order events.")
+class CustomerSummary:
+    customer_id: strawberry.ID
+    order_count: int
+    open_order_count: int
+    shipped_order_count: int
+    cancelled_order_count: int
+    lifetime_value: Decimal = strawberry.field(description="Sum of totalAmount over orders that are not cancelled.")
+    last_order_at: datetime.datetime | None
+
+    @classmethod
+    def from_view(cls, view: CustomerSummaryView) -> CustomerSummary:
+        """A summary row as the API shows it."""
+        return cls(
+            customer_id=strawberry.ID(view.customer_id),
+            order_count=view.order_count,
+            open_order_count=view.open_order_count,
+            shipped_order_count=view.shipped_order_count,
+            cancelled_order_count=view.cancelled_order_count,
+            lifetime_value=view.lifetime_value,
+            last_order_at=view.last_order_at,
+        )
+
+
+@strawberry.type(description="An order as the order_views read model shows it.")
+class Order:
+    order_id: strawberry.ID
+    customer_id: strawberry.ID
+    status: OrderStatus
+    items: list[OrderItem]
+    item_count: int = strawberry.field(description="Sum of the items' quantities.")
+    total_amount: Decimal = strawberry.field(description="Sum of the items' line totals.")
+    shipping_address: Address
+    created_at: datetime.datetime
+    shipped_at: datetime.datetime | None
+    cancelled_at: datetime.datetime | None
+    cancel_reason: str | None
+    version: int = strawberry.field(description="The order stream version this view reflects.")
+    position: Position = strawberry.field(description="Global position of the last event this view reflects.")
+
+    @strawberry.field(description="The customer's summary (batched across orders by a DataLoader).")
+    async def customer(
+        self, info: strawberry.Info[Annotated[Context, strawberry.lazy("schema.context")], None]
+    ) -> CustomerSummary | None:
+        view = await info.context.loaders.customer_summary.load(str(self.customer_id))
+        return None if view is None else CustomerSummary.from_view(view)
+
+    @classmethod
+    def from_view(cls, view: OrderView) -> Order:
+        """An order_views row as the API shows it."""
+        address = view.shipping_address
+        return cls(
+            order_id=strawberry.ID(view.order_id),
+            customer_id=strawberry.ID(view.customer_id),
+            status=OrderStatus(view.status),
+            items=[
+                OrderItem(
+                    product_id=item.product_id,
+                    quantity=item.quantity,
+                    price=item.price,
+                    line_total=item.line_total,
+                )
+                for item in view.items
+            ],
+            item_count=view.item_count,
+            total_amount=view.total_amount,
+            shipping_address=Address(
+                line1=address.line1,
+                line2=address.line2,
+                city=address.city,
+                postal_code=address.postal_code,
+                country=address.country,
+            ),
+            created_at=view.created_at,
+            shipped_at=view.shipped_at,
+            cancelled_at=view.cancelled_at,
+            cancel_reason=view.cancel_reason,
+            version=view.version,
+            position=Position(view.position),
+        )
+
+
+@strawberry.type
+class OrderPage:
+    items: list[Order]
+    total: int
+    page: int
+    page_size: int
+    total_pages: int
+    position: Position = strawberry.field(description="The read model's checkpoint when the page was read.")
+
+    @classmethod
+    def from_view(cls, view: OrderPageView) -> OrderPage:
+        """A page of order_views rows."""
+        return cls(
+            items=[Order.from_view(item) for item in view.items],
+            total=view.total,
+            page=view.page,
+            page_size=view.page_size,
+            total_pages=view.total_pages,
+            position=Position(view.position),
+        )
+
+
+@strawberry.type(description="One event as the event store holds it (the write side).")
+class Event:
+    event_id: strawberry.ID
+    type: str
+    schema_version: int = strawberry.field(description="The event's schema version, for upcasting.")
+    version: int = strawberry.field(description="Version of its stream after this event.")
+    position: Position
+    occurred_at: datetime.datetime
+    data: JSON
+
+    @classmethod
+    def from_record(cls, record: RecordedEvent) -> Event:
+        """A stored event as the API shows it (data as stored, before upcasting)."""
+        return cls(
+            event_id=strawberry.ID(record.event_id),
+            type=record.type_name,
+            schema_version=record.schema_version,
+            version=record.version,
+            position=Position(record.position),
+            occurred_at=record.occurred_at,
+            data=dict(record.data),
+        )
+
+
+@strawberry.type
+class ProjectionStatus:
+    name: str = strawberry.field(
+        description='The read model\'s name: "order_views" or "customer_summaries" (more may be added).'
+    )
+    position: Position = strawberry.field(description="Last global position applied.")
+    head_position: Position = strawberry.field(description="Last global position in the event store.")
+    lag: int = strawberry.field(description="headPosition - position")
+    state: ProjectionState
+    last_error: str | None
+
+    @classmethod
+    def from_view(cls, view: ProjectionStatusView) -> ProjectionStatus:
+        """A projection's status row."""
+        return cls(
+            name=view.name,
+            position=Position(view.position),
+            head_position=Position(view.head_position),
+            lag=view.lag,
+            state=ProjectionState(view.state),
+            last_error=view.last_error,
+        )

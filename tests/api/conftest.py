@@ -1,0 +1,82 @@
+"""A real server (uvicorn in this process, on a free loopback port) over a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from orderly.app import create_app
+from orderly.bootstrap import Container
+from orderly.settings import Settings
+from tests.support.graphql_client import GraphQLHttp
+from tests.support.redis_server import free_port
+
+
+@dataclass
+class RunningServer:
+    """A started server and the client pieces a test needs."""
+
+    url: str
+    base_url: str
+    container: Container
+    http: httpx.AsyncClient
+    gql: GraphQLHttp
+
+
+@asynccontextmanager
+async def running_server(settings: Settings, **overrides: Any) -> AsyncIterator[RunningServer]:
+    """Serve create_app(settings) until the block ends."""
+    from orderly.bootstrap import build_container
+
+    port = free_port()
+    container = build_container(settings, overrides=overrides or None)
+    app = create_app(settings, container=container)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=15) as http:
+            yield RunningServer(
+                url=f"{base_url}/graphql",
+                base_url=base_url,
+                container=container,
+                http=http,
+                gql=GraphQLHttp(http, f"{base_url}/graphql"),
+            )
+    finally:
+        server.should_exit = True
+        await task
+
+
+def server_settings(database_url: str, **changes: Any) -> Settings:
+    """Settings for a test server: fast polls."""
+    return Settings(database_url=database_url, poll_interval=0.2).with_changes(**changes)
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[RunningServer]:
+    """A server with projectors, on each backend."""
+    async with running_server(server_settings(database_url)) as server:
+        yield server
+
+
+@pytest.fixture
+def server_factory(database_url: str) -> Callable[..., Any]:
+    """Start a server on the test database with other settings or overrides."""
+
+    def factory(**changes: Any) -> Any:
+        overrides = changes.pop("overrides", {})
+        return running_server(server_settings(database_url, **changes), **overrides)
+
+    return factory

@@ -1,0 +1,83 @@
+"""One contract for both buses: what a subscriber of the in-process and the Redis bus sees."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from eventstore.bus import RESYNC, NotificationBus
+from eventstore.fanout import INBOX_SIZE
+from eventstore.local_bus import InProcessBus
+from eventstore.redis_bus import RedisBus
+
+
+@pytest.fixture(params=["in_process", "redis"])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[NotificationBus]:
+    if request.param == "in_process":
+        bus: NotificationBus = InProcessBus()
+    else:
+        bus = RedisBus(request.getfixturevalue("redis_url"))
+    await bus.start()
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+def channel() -> str:
+    return f"orderly.test.{uuid.uuid4().hex}"
+
+
+async def next_real(inbox, timeout: float = 2.0):  # type: ignore[no-untyped-def]
+    """The next notice that is not a RESYNC (a fresh Redis connection sends one)."""
+    while True:
+        notice = await inbox.get(timeout=timeout)
+        if notice is None or not notice.get("resync"):
+            return notice
+
+
+async def test_a_subscriber_receives_notices_of_its_channel_in_order(bus: NotificationBus) -> None:
+    mine, other = channel(), channel()
+    async with bus.subscribe(mine) as inbox:
+        await bus.publish(other, {"n": 0})
+        for n in range(1, 4):
+            await bus.publish(mine, {"n": n})
+        received = [await next_real(inbox) for _ in range(3)]
+    assert [notice["n"] for notice in received] == [1, 2, 3]  # type: ignore[index]
+
+
+async def test_every_subscriber_of_a_channel_gets_each_notice(bus: NotificationBus) -> None:
+    name = channel()
+    async with bus.subscribe(name) as first, bus.subscribe(name) as second:
+        await bus.publish(name, {"position": 7})
+        assert await next_real(first) == {"position": 7}
+        assert await next_real(second) == {"position": 7}
+
+
+async def test_get_returns_none_after_the_timeout(bus: NotificationBus) -> None:
+    async with bus.subscribe(channel()) as inbox:
+        assert await next_real(inbox, timeout=0.05) is None
+
+
+async def test_inboxes_are_released_on_exit_even_after_an_error(bus: NotificationBus) -> None:
+    before = bus.subscriber_count()
+    with pytest.raises(RuntimeError):
+        async with bus.subscribe(channel()):
+            assert bus.subscriber_count() == before + 1
+            raise RuntimeError("client vanished")
+    assert bus.subscriber_count() == before
+
+
+async def test_a_slow_subscriber_is_told_to_resync_instead_of_blocking(bus: NotificationBus) -> None:
+    name = channel()
+    async with bus.subscribe(name) as inbox:
+        for n in range(INBOX_SIZE + 5):
+            await bus.publish(name, {"n": n})
+        await asyncio.sleep(0.2)
+        seen_resync = False
+        while (notice := await inbox.get(timeout=0.5)) is not None:
+            seen_resync = seen_resync or notice is RESYNC
+        assert seen_resync
