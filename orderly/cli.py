@@ -92,6 +92,13 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def _print_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from resolvers.graphql_schema import build_schema
+
+    print(str(build_schema()))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderly", description="A CQRS / event-sourced GraphQL server for orders.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     project = command("project", "run the projection runners without the API", _project)
     project.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL")
     command("status", "print each projection's state, position, head and lag", _status)
+    command("schema", "print the served GraphQL SDL (kept in schema/schema.graphql)", _print_schema)
     return parser
 
 

@@ -13,12 +13,18 @@ MAX_SUBSCRIPTION_TIMEOUT_MS = 3_600_000
 MAX_ID_LENGTH = 100
 
 
-def check_page(page: int, page_size: int) -> None:
-    """page >= 1 and pageSize from 1 to 100."""
+DEFAULT_PAGE_SIZE = 20
+
+
+def check_page(page: int | None, page_size: int | None) -> tuple[int, int]:
+    """page >= 1 and pageSize from 1 to 100 (an explicit null means the default)."""
+    page = 1 if page is None else page
+    page_size = DEFAULT_PAGE_SIZE if page_size is None else page_size
     if page < 1:
         raise BadUserInputError("page must be at least 1")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise BadUserInputError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+    return page, page_size
 
 
 def wait_seconds(wait_ms: int | None) -> float:

@@ -54,13 +54,13 @@ class Query:
         info: Info,
         customer_id: strawberry.ID,
         status: OrderStatus | None = None,
-        page: int = 1,
-        page_size: int = 20,
+        page: int | None = 1,
+        page_size: int | None = 20,
         min_position: Position | None = None,
         wait_ms: int | None = None,
     ) -> OrderPage:
         services = info.context.services
-        check_page(page, page_size)
+        page, page_size = check_page(page, page_size)
         await _wait_for_position(services, min_position, wait_ms)
         view = await services.orders.customer_orders(
             str(customer_id), status=None if status is None else status.value, page=page, page_size=page_size
@@ -79,15 +79,15 @@ class Query:
         info: Info,
         query: str | None = None,
         filter: OrderFilter | None = None,
-        sort_by: OrderSortField = OrderSortField.CREATED_AT,
-        sort_order: SortOrder = SortOrder.DESC,
-        page: int = 1,
-        page_size: int = 20,
+        sort_by: OrderSortField | None = OrderSortField.CREATED_AT,
+        sort_order: SortOrder | None = SortOrder.DESC,
+        page: int | None = 1,
+        page_size: int | None = 20,
         min_position: Position | None = None,
         wait_ms: int | None = None,
     ) -> OrderPage:
         services = info.context.services
-        check_page(page, page_size)
+        page, page_size = check_page(page, page_size)
         await _wait_for_position(services, min_position, wait_ms)
         criteria = filter or OrderFilter()
         view = await services.orders.search(
@@ -98,8 +98,8 @@ class Query:
             max_total=criteria.max_total,
             created_after=criteria.created_after,
             created_before=criteria.created_before,
-            sort_by=sort_by.value,
-            sort_order=sort_order.value,
+            sort_by=(sort_by or OrderSortField.CREATED_AT).value,
+            sort_order=(sort_order or SortOrder.DESC).value,
             page=page,
             page_size=page_size,
         )

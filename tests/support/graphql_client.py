@@ -63,7 +63,7 @@ class WsSubscription:
                 continue
             if kind in {"next", "data"}:
                 payload = message["payload"]
-                if self._protocol == LEGACY_WS and payload.get("errors"):
+                if payload.get("errors"):
                     return "error", payload["errors"]
                 return "next", payload
             if kind == "error":
