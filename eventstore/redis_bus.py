@@ -22,7 +22,6 @@ from eventstore.fanout import Fanout
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_PATTERN = "orderly.*"
 LISTEN_TIMEOUT = 1.0
 MAX_BACKOFF = 2.0
 
@@ -30,8 +29,11 @@ MAX_BACKOFF = 2.0
 class RedisBus:
     """Publishes to Redis and fans Redis messages out to this process's inboxes."""
 
-    def __init__(self, url: str, *, socket_timeout: float = 1.0) -> None:
+    def __init__(self, url: str, *, namespace: str = "orderly", socket_timeout: float = 1.0) -> None:
         self._url = url
+        # Deployments (or test databases) sharing one Redis must not hear each other's
+        # positions: every channel is prefixed with the namespace.
+        self._prefix = f"{namespace}:"
         self._client = aioredis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
@@ -61,7 +63,7 @@ class RedisBus:
         if not self._healthy:
             return
         try:
-            await self._client.publish(channel, orjson.dumps(notice))
+            await self._client.publish(self._prefix + channel, orjson.dumps(notice))
         except (RedisError, OSError) as error:
             logger.warning("redis publish on %s failed: %r", channel, error)
 
@@ -82,7 +84,7 @@ class RedisBus:
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(CHANNEL_PATTERN)
+                await pubsub.psubscribe(self._prefix + "*")
                 self._healthy = True
                 self._connected.set()
                 backoff = 0.1
@@ -115,4 +117,4 @@ class RedisBus:
             logger.warning("ignoring a malformed message on %r", channel)
             return
         name = channel.decode() if isinstance(channel, bytes) else str(channel)
-        self._fanout.deliver(name, notice)
+        self._fanout.deliver(name.removeprefix(self._prefix), notice)

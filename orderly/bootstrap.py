@@ -108,7 +108,7 @@ def build_container(
         pool_timeout=settings.db_pool_timeout,
     )
     bus: NotificationBus = overrides.pop("bus", None) or (
-        RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
+        RedisBus(settings.redis_url, namespace=settings.namespace) if settings.redis_url else InProcessBus()
     )
     clock: Clock = overrides.pop("clock", None) or SystemClock()
     make_id: Callable[[], str] = overrides.pop("new_id", None) or new_id

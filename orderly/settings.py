@@ -22,6 +22,7 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    bus_namespace: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     run_projectors: bool = True
@@ -40,6 +41,7 @@ class Settings:
         return cls(
             database_url=_read(env, "ORDERLY_DATABASE_URL", str, defaults.database_url),
             redis_url=_read(env, "ORDERLY_REDIS_URL", str, None) or None,
+            bus_namespace=_read(env, "ORDERLY_BUS_NAMESPACE", str, None) or None,
             host=_read(env, "ORDERLY_HOST", str, defaults.host),
             port=_read(env, "ORDERLY_PORT", _port, defaults.port),
             run_projectors=_read(env, "ORDERLY_PROJECTORS", _boolean, defaults.run_projectors),
@@ -54,6 +56,14 @@ class Settings:
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (CLI flags override the environment)."""
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+    @property
+    def namespace(self) -> str:
+        """The Redis channel prefix: ORDERLY_BUS_NAMESPACE, else the database's name."""
+        if self.bus_namespace:
+            return self.bus_namespace
+        name = self.database_url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+        return f"orderly.{name or 'default'}"
 
     @property
     def is_embedded(self) -> bool:

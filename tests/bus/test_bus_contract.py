@@ -19,7 +19,7 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[NotificationBus]:
     if request.param == "in_process":
         bus: NotificationBus = InProcessBus()
     else:
-        bus = RedisBus(request.getfixturevalue("redis_url"))
+        bus = RedisBus(request.getfixturevalue("redis_url"), namespace=f"test-{uuid.uuid4().hex}")
     await bus.start()
     try:
         yield bus
@@ -28,7 +28,7 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[NotificationBus]:
 
 
 def channel() -> str:
-    return f"orderly.test.{uuid.uuid4().hex}"
+    return f"test.{uuid.uuid4().hex}"
 
 
 async def next_real(inbox, timeout: float = 2.0):  # type: ignore[no-untyped-def]
@@ -81,3 +81,17 @@ async def test_a_slow_subscriber_is_told_to_resync_instead_of_blocking(bus: Noti
         while (notice := await inbox.get(timeout=0.5)) is not None:
             seen_resync = seen_resync or notice is RESYNC
         assert seen_resync
+
+
+async def test_redis_namespaces_do_not_hear_each_other(redis_url: str) -> None:
+    first, second = RedisBus(redis_url, namespace="ns-a-" + uuid.uuid4().hex), RedisBus(redis_url, namespace="ns-b")
+    await first.start()
+    await second.start()
+    try:
+        async with first.subscribe("shared") as inbox_a, second.subscribe("shared") as inbox_b:
+            await second.publish("shared", {"from": "b"})
+            assert await next_real(inbox_b) == {"from": "b"}
+            assert await next_real(inbox_a, timeout=0.2) is None
+    finally:
+        await first.close()
+        await second.close()

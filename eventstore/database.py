@@ -1,0 +1,133 @@
+"""Engines for the event store and read models: one URL in, a read engine and a write engine out."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution option read by the "begin" hook below; only the write engine sets it.
+_BEGIN_OPTION = "orderly_sqlite_begin"
+
+
+@dataclass
+class Database:
+    """The engines for one database: reads on `engine`, writes on `write_engine`."""
+
+    engine: AsyncEngine
+    write_engine: AsyncEngine
+    is_postgres: bool
+    url: str
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def normalise_url(url: str) -> URL:
+    """The URL with its async driver: postgresql+asyncpg or sqlite+aiosqlite."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}")
+
+
+def create_database(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 5.0
+) -> Database:
+    """Engines for a postgresql:// or sqlite:/// URL (plain forms get the async drivers)."""
+    parsed = normalise_url(url)
+    is_postgres = parsed.get_backend_name() == "postgresql"
+    pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+    if not is_postgres and parsed.database in (None, "", ":memory:"):
+        # An in-memory SQLite database lives in one connection (SQLAlchemy's StaticPool):
+        # fine for a script, not for concurrent tasks.
+        pooling = {}
+    engine = create_async_engine(parsed, json_serializer=_dumps, json_deserializer=orjson.loads, **pooling)
+    if is_postgres:
+        write_engine = engine
+    else:
+        _configure_sqlite(engine)
+        write_engine = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+    return Database(
+        engine=engine,
+        write_engine=write_engine,
+        is_postgres=is_postgres,
+        url=parsed.render_as_string(hide_password=False),
+    )
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling never BEGINs before a SELECT and cannot say
+    # IMMEDIATE. We switch it off and emit BEGIN ourselves (SQLAlchemy's documented
+    # recipe). Writers start with BEGIN IMMEDIATE: they take the write lock up front and
+    # wait up to busy_timeout for it, instead of failing with "database is locked" when a
+    # read transaction tries to upgrade to a write while another writer holds the lock.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+
+
+# SQLSTATE classes/codes that mean "the server cannot serve us now" rather than "your
+# statement is wrong": connection exceptions (08), too many connections / out of
+# resources (53), shutdown or "starting up" (57P01-57P03).
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03")
+_SQLITE_UNAVAILABLE_MESSAGES = ("database is locked", "unable to open database file", "disk i/o error")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether the error means the database cannot be reached (retry later), not a bad request."""
+    for cause in _causes(error):
+        if isinstance(cause, exc.TimeoutError | exc.InterfaceError | OSError):
+            return True
+        if isinstance(cause, exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
+            return True
+        if isinstance(cause, sqlite3.OperationalError) and str(cause).lower().startswith(
+            _SQLITE_UNAVAILABLE_MESSAGES
+        ):
+            return True
+    return False
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        orig = getattr(current, "orig", None)
+        pending.extend([current.__cause__, current.__context__, orig if isinstance(orig, BaseException) else None])
+    return seen

@@ -1,0 +1,1 @@
+"""Orderly: the composition root (settings, services, the ASGI app, the CLI and migrations)."""

@@ -1,0 +1,245 @@
+"""PostgreSQL only: a tailing reader never misses an event, and the append function's guards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from domain.errors import ConcurrencyConflictError
+from domain.events import OrderShipped
+from domain.ports import AppendResult, CommandStamp
+from eventstore import sql_store
+from eventstore.database import create_database
+from eventstore.sql_store import SqlEventStore
+
+WRITERS = 16
+SECONDS = 4.0
+ONE_EVENT = (
+    '[{"event_id": "e1", "type_name": "order.shipped", "schema_version": 1,'
+    ' "data": {"order_id": "s", "occurred_at": "2024-01-01T00:00:00+00:00"}, "occurred_at": "2024-01-01T00:00:00Z"}]'
+)
+
+
+def stamp() -> CommandStamp:
+    """A command stamp with a fresh id."""
+    return CommandStamp(command_id=uuid.uuid4().hex, command_type="Test", fingerprint="f" * 64)
+
+
+def events_for(stream_id: str, count: int) -> list[OrderShipped]:
+    """`count` small events for one append."""
+    return [OrderShipped(order_id=stream_id, occurred_at=datetime.now(UTC)) for _ in range(count)]
+
+
+async def lingering() -> None:
+    """Test hook: sometimes stay in the append transaction a little before COMMIT, so
+    transactions that took later positions often commit earlier."""
+    if random.random() < 0.6:
+        await asyncio.sleep(random.uniform(0, 0.004))
+
+
+@pytest.fixture
+def plain_url(postgres_url: str) -> str:
+    """The database's URL for asyncpg itself (no SQLAlchemy driver suffix)."""
+    return postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@dataclass
+class Tailing:
+    """What a tailing reader saw while the writers ran, and what was committed in the end."""
+
+    seen: list[int]
+    committed: list[int]
+    results: list[AppendResult]
+
+    def missed(self) -> list[int]:
+        """Committed positions the reader never returned."""
+        return sorted(set(self.committed) - set(self.seen))
+
+
+async def tail_while_writing(postgres_url: str) -> Tailing:
+    """Run WRITERS concurrent writers for SECONDS while a reader tails read_log."""
+    database = create_database(postgres_url, pool_size=WRITERS + 4, max_overflow=0)
+    # Half the writers linger before COMMIT (explicit transaction + hook), half use the
+    # production path (one autocommitted statement).
+    stores = (SqlEventStore(database, before_commit=lingering), SqlEventStore(database))
+    results: list[AppendResult] = []
+    done = asyncio.Event()
+
+    async def writer(number: int) -> None:
+        store = stores[number % 2]
+        stream_id, version = f"w{number}-{uuid.uuid4().hex[:6]}", 0
+        deadline = asyncio.get_running_loop().time() + SECONDS
+        while asyncio.get_running_loop().time() < deadline:
+            count = random.choice((1, 1, 1, 2, 3))
+            result = await store.append(
+                stream_id, "order", events_for(stream_id, count), expected_version=version, command=stamp()
+            )
+            results.append(result)
+            version = result.version
+            if random.random() < 0.1:
+                stream_id, version = f"w{number}-{uuid.uuid4().hex[:6]}", 0
+
+    async def reader() -> list[int]:
+        seen: list[int] = []
+        checkpoint = 0
+        while True:
+            writers_finished = done.is_set()
+            batch = await stores[1].read_log(after=checkpoint, limit=random.randint(1, 40))
+            seen.extend(event.position for event in batch)
+            if batch:
+                checkpoint = batch[-1].position
+            elif writers_finished and checkpoint >= await stores[1].head_position():
+                return seen
+            else:
+                # Also when finished: a transaction elsewhere on the server may still
+                # hold the horizon back for a moment.
+                await asyncio.sleep(0)
+
+    try:
+        tail = asyncio.create_task(reader())
+        await asyncio.gather(*(writer(number) for number in range(WRITERS)))
+        done.set()
+        seen = await asyncio.wait_for(tail, timeout=10)
+        async with database.engine.connect() as connection:
+            committed = (await connection.execute(text("SELECT position FROM events ORDER BY position"))).scalars()
+            return Tailing(seen=seen, committed=list(committed), results=results)
+    finally:
+        await database.dispose()
+
+
+async def test_tailing_reader_sees_every_committed_event_once_in_order(postgres_url: str) -> None:
+    tailing = await tail_while_writing(postgres_url)
+
+    assert len(tailing.results) > 300, "the writers did too little to mean anything"
+    assert any(result.version > 2 for result in tailing.results)
+    assert len(tailing.seen) == len(set(tailing.seen)), "an event was delivered twice"
+    assert tailing.seen == sorted(tailing.seen), "events were delivered out of position order"
+    missed = tailing.missed()
+    assert not missed, f"the reader missed {len(missed)} committed events, e.g. {missed[:10]}"
+    assert tailing.seen == tailing.committed
+    assert {result.position for result in tailing.results} <= set(tailing.seen)
+
+
+@pytest.mark.skipif(
+    os.environ.get("ORDERLY_ORDERING_CONTROLS") != "1",
+    reason="negative controls are probabilistic; run with ORDERLY_ORDERING_CONTROLS=1",
+)
+@pytest.mark.parametrize("safeguard", ["horizon", "append lock"])
+async def test_control_without_a_safeguard_the_reader_misses_events(
+    safeguard: str, postgres_url: str, plain_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shows the ordering test can fail: remove one safeguard and events go missing."""
+    if safeguard == "horizon":
+        monkeypatch.setattr(sql_store, "_READ_LOG_POSTGRES", sql_store._READ_LOG)
+    else:
+        connection = await asyncpg.connect(plain_url)
+        try:
+            definition = await connection.fetchval("SELECT pg_get_functiondef('orderly_append'::regproc)")
+            await connection.execute(re.sub(r"PERFORM pg_advisory_lock\(\d+\);", "", definition))
+        finally:
+            await connection.close()
+
+    tailing = await tail_while_writing(postgres_url)
+
+    assert tailing.missed(), f"without the {safeguard} no event was missed this time"
+
+
+async def test_an_open_transaction_holds_the_horizon_back(postgres_url: str, plain_url: str) -> None:
+    database = create_database(postgres_url)
+    store = SqlEventStore(database)
+    older = await asyncpg.connect(plain_url)
+    try:
+        transaction = older.transaction()
+        await transaction.start()
+        await older.fetchval("SELECT pg_current_xact_id()")
+        result = await store.append("s1", "order", events_for("s1", 1), expected_version=0, command=stamp())
+
+        assert await store.head_position() == result.position
+        assert await store.read_log(after=0, limit=10) == []
+
+        await transaction.rollback()
+        for _ in range(500):
+            returned = await store.read_log(after=0, limit=10)
+            if returned:
+                break
+            await asyncio.sleep(0.01)
+        assert [event.position for event in returned] == [result.position]
+    finally:
+        await older.close()
+        await database.dispose()
+
+
+async def test_append_function_refuses_a_transaction_that_already_wrote(plain_url: str) -> None:
+    connection = await asyncpg.connect(plain_url)
+    try:
+        async with connection.transaction():
+            await connection.execute("INSERT INTO commands VALUES ('x', 't', 'f', 's', 1, 1, now())")
+            with pytest.raises(asyncpg.PostgresError, match="first write of its transaction"):
+                await connection.fetch("SELECT * FROM orderly_append('s', 'order', 0, 'c', $1::jsonb)", ONE_EVENT)
+    finally:
+        await connection.close()
+
+
+async def test_append_lock_is_released_after_errors_and_cancellation(postgres_url: str, plain_url: str) -> None:
+    database = create_database(postgres_url, pool_size=1, max_overflow=0)
+    store = SqlEventStore(database)
+    blocker = await asyncpg.connect(plain_url)
+    try:
+        await store.append("s1", "order", events_for("s1", 1), expected_version=0, command=stamp())
+        with pytest.raises(ConcurrencyConflictError):
+            await store.append("s1", "order", events_for("s1", 1), expected_version=0, command=stamp())
+
+        # Block the insert inside the function (it holds the global lock by then) and
+        # give up on the client side: the server cancels the statement.
+        async with blocker.transaction():
+            await blocker.execute("LOCK TABLE events IN SHARE MODE")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(
+                    store.append("s2", "order", events_for("s2", 1), expected_version=0, command=stamp()), 0.3
+                )
+        await asyncio.sleep(0.1)
+        assert await advisory_locks(blocker) == 0
+
+        result = await asyncio.wait_for(
+            store.append("s2", "order", events_for("s2", 1), expected_version=0, command=stamp()), 5
+        )
+        assert result.version == 1
+    finally:
+        await blocker.close()
+        await database.dispose()
+
+
+async def test_statement_timeout_inside_the_function_releases_the_lock(plain_url: str) -> None:
+    blocker, writer = await asyncpg.connect(plain_url), await asyncpg.connect(plain_url)
+    try:
+        await writer.execute("SET statement_timeout = '200ms'")
+        async with blocker.transaction():
+            await blocker.execute("LOCK TABLE events IN SHARE MODE")
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await writer.fetch("SELECT * FROM orderly_append('s', 'order', 0, 'c', $1::jsonb)", ONE_EVENT)
+            # query_canceled is not caught by WHEN OTHERS; the function names it.
+            assert await advisory_locks(blocker, pid=writer.get_server_pid()) == 0
+        rows = await writer.fetch("SELECT * FROM orderly_append('s', 'order', 0, 'c', $1::jsonb)", ONE_EVENT)
+        assert [tuple(row) for row in rows] == [(rows[0]["position"], 1)]
+    finally:
+        await blocker.close()
+        await writer.close()
+
+
+async def advisory_locks(connection: asyncpg.Connection, pid: int | None = None) -> int:
+    """Advisory locks held in this database (by one backend when pid is given)."""
+    count = await connection.fetchval(
+        "SELECT count(*) FROM pg_locks AS l JOIN pg_database AS d ON d.oid = l.database"
+        " WHERE l.locktype = 'advisory' AND d.datname = current_database() AND ($1::int IS NULL OR l.pid = $1)",
+        pid,
+    )
+    return int(count)
