@@ -46,7 +46,12 @@ def normalise_url(url: str) -> URL:
 
 
 def create_database(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 5.0
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 5.0,
+    connect_timeout: float = 5.0,
 ) -> Database:
     """Engines for a postgresql:// or sqlite:/// URL (plain forms get the async drivers)."""
     parsed = normalise_url(url)
@@ -56,6 +61,9 @@ def create_database(
         # An in-memory SQLite database lives in one connection (SQLAlchemy's StaticPool):
         # fine for a script, not for concurrent tasks.
         pooling = {}
+    if is_postgres:
+        # Fail fast when the server is unreachable instead of asyncpg's 60 s default.
+        pooling["connect_args"] = {"timeout": connect_timeout}
     engine = create_async_engine(parsed, json_serializer=_dumps, json_deserializer=orjson.loads, **pooling)
     if is_postgres:
         write_engine = engine

@@ -274,7 +274,7 @@ class SqlEventStore:
                 return (await connection.execute(statement, params)).all()
         except Exception as error:
             if is_unavailable(error):
-                raise ServiceUnavailableError("the event store is unreachable") from error
+                raise ServiceUnavailableError("the event store cannot be reached; retry later") from error
             raise
 
 
@@ -324,5 +324,5 @@ def _translate(error: Exception, stream_id: str, expected: int, command_id: str)
             if "uq_events_stream_version" in constraint or "events.stream_id, events.version" in constraint:
                 return ConcurrencyConflictError(stream_id, expected=expected, actual=None)
     if is_unavailable(error):
-        return ServiceUnavailableError("the event store is unreachable")
+        return ServiceUnavailableError("the event store cannot be reached; retry later")
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import signal
 import threading
 import uuid
@@ -26,9 +27,11 @@ import pytest
 from eventstore.database import Database, create_database
 from eventstore.memory_store import InMemoryEventStore
 from orderly.migrate import migrate
+from tests.support.services import skip_or_fail
 
 POSTGRES_ADMIN_URL = os.environ.get("ORDERLY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgres")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,18 +49,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)
-
-
-def require_services() -> bool:
-    """Whether unreachable services fail the run instead of skipping tests."""
-    return os.environ.get("ORDERLY_REQUIRE_SERVICES") == "1"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip the test, or fail it when services are required."""
-    if require_services():
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def postgres_url_for(name: str) -> str:
@@ -169,6 +160,20 @@ async def postgres_url(postgres_template: str, tmp_path: Path) -> AsyncIterator[
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The machine's Redis, or skip (fail with ORDERLY_REQUIRE_SERVICES=1)."""
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=0.5):
+            pass
+    except OSError as error:
+        skip_or_fail(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}: {error}")
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+@pytest.fixture
 def memory_store() -> InMemoryEventStore:
     """An empty in-memory event store without a bus."""
     return InMemoryEventStore()
+
+
+from tests.support.server import api, server_factory  # noqa: E402,F401 - fixtures shared by the API, fault and bench tests

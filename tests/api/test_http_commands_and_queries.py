@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from tests.api.conftest import RunningServer
+from tests.support.server import RunningServer
 from tests.api.operations import ADD_ITEM, CANCEL, CREATE, ORDER, SHIP, order_input
 
 

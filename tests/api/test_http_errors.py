@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.api.conftest import RunningServer
+from tests.support.server import RunningServer
 from tests.api.operations import ADD_ITEM, CANCEL, CREATE, SHIP, order_input
 
 EVENTS = "query($id: ID!) { orderEvents(orderId: $id) { version } }"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from resolvers.graphql_schema import build_schema
-from tests.api.conftest import RunningServer
+from tests.support.server import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_CHECK = ROOT.parent / "shared" / "tools" / "contract_check.py"

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.api.conftest import RunningServer
+from tests.support.server import RunningServer
 from tests.api.operations import ADD_ITEM, CREATE, SHIP, order_input
 from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS, websocket
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.bus.conftest import redis_url  # noqa: F401 - re-exported fixture
 from tests.support.processes import ApiProcess, OrderlyProcess
 
 
@@ -51,7 +50,7 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Cluster]:  # noqa: F811
+def cluster(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Cluster]:
     """A cluster over a fresh PostgreSQL database; process logs are printed when a test fails."""
     cluster = Cluster(postgres_url, redis_url, tmp_path)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -44,23 +45,30 @@ class GraphQLHttp:
 class WsSubscription:
     """One subscription's messages on a WebSocket, in either protocol."""
 
-    def __init__(self, socket: Any, protocol: str, operation_id: str) -> None:
+    def __init__(self, socket: Any, protocol: str, operation_id: str, pending: dict[str, deque[dict[str, Any]]]) -> None:
         self._socket = socket
         self._protocol = protocol
         self._id = operation_id
+        self._pending = pending
+
+    async def _receive(self, timeout: float) -> dict[str, Any]:
+        """The next message for this operation; others' messages wait in their queues."""
+        while True:
+            queued = self._pending.get(self._id)
+            if queued:
+                return queued.popleft()
+            message = json.loads(await asyncio.wait_for(self._socket.recv(), timeout))
+            kind = message["type"]
+            if kind == "ping":
+                await self._socket.send(json.dumps({"type": "pong"}))
+            elif kind not in {"ka", "pong"}:
+                self._pending.setdefault(str(message.get("id")), deque()).append(message)
 
     async def next_message(self, timeout: float = 10.0) -> tuple[str, Any]:
         """("next", payload) / ("error", payload) / ("complete", None), protocols normalised."""
         while True:
-            raw = await asyncio.wait_for(self._socket.recv(), timeout)
-            message = json.loads(raw)
+            message = await self._receive(timeout)
             kind = message["type"]
-            if kind in {"ka", "ping", "pong"}:
-                if kind == "ping":
-                    await self._socket.send(json.dumps({"type": "pong"}))
-                continue
-            if message.get("id") != self._id:
-                continue
             if kind in {"next", "data"}:
                 payload = message["payload"]
                 if payload.get("errors"):
@@ -85,6 +93,7 @@ class GraphQLWebSocket:
         self.socket = socket
         self.protocol = protocol
         self._count = 0
+        self._pending: dict[str, deque[dict[str, Any]]] = {}
 
     async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> WsSubscription:
         """Start an operation and return its message stream."""
@@ -94,7 +103,7 @@ class GraphQLWebSocket:
         await self.socket.send(
             json.dumps({"id": operation_id, "type": kind, "payload": {"query": query, "variables": variables or {}}})
         )
-        return WsSubscription(self.socket, self.protocol, operation_id)
+        return WsSubscription(self.socket, self.protocol, operation_id, self._pending)
 
 
 @asynccontextmanager

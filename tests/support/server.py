@@ -1,4 +1,4 @@
-"""A real server (uvicorn in this process, on a free loopback port) over a fresh database."""
+"""A real server (uvicorn in this process, on a free loopback port) over a fresh database, and its fixtures."""
 
 from __future__ import annotations
 
