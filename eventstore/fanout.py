@@ -33,8 +33,11 @@ class Inbox:
             return await self._queue.get()
         if timeout <= 0:
             return self._queue.get_nowait() if not self._queue.empty() else None
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that lands just as an item arrives, and a stopping task would keep running.
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
+            async with asyncio.timeout(timeout):
+                return await self._queue.get()
         except TimeoutError:
             return None
 

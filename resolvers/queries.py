@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.arguments import check_min_version, check_page, wait_seconds
-from resolvers.consistency import ORDER_VIEWS, wait_for_order
+from projections.consistency import wait_for_order_version
+from projections.order_views.queries import NAME as ORDER_VIEWS
 from schema.context import Context, Services
 from schema.enums import OrderSortField, OrderStatus, SortOrder
 from schema.inputs import OrderFilter
@@ -36,10 +37,11 @@ class Query:
         timeout = wait_seconds(wait_ms)
         if min_version is not None:
             check_min_version(min_version)
-            view = await wait_for_order(services.tracker, services.orders, str(order_id), min_version, timeout)
-            if view is not None:
-                return Order.from_view(view)
-        view = await services.orders.get(str(order_id))
+            view = await wait_for_order_version(
+                services.tracker, services.orders, str(order_id), min_version, timeout
+            )
+        else:
+            view = await services.orders.get(str(order_id))
         return None if view is None else Order.from_view(view)
 
     @strawberry.field(

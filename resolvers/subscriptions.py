@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers.arguments import check_min_version, check_projection, timeout_seconds
-from resolvers.consistency import order_versions, wait_for_order
+from projections.consistency import order_updates, wait_for_order_version
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
 from schema.scalars import Position
@@ -32,8 +32,8 @@ class Subscription:
         services = info.context.services
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
-        view = await wait_for_order(services.tracker, services.orders, str(order_id), min_version, timeout)
-        if view is None:
+        view = await wait_for_order_version(services.tracker, services.orders, str(order_id), min_version, timeout)
+        if view is None or view.version < min_version:
             raise ConsistencyTimeoutError(
                 f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
             )
@@ -47,7 +47,7 @@ class Subscription:
     )
     async def order_updated(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
         services = info.context.services
-        versions = order_versions(services.tracker, services.orders, str(order_id))
+        versions = order_updates(services.tracker, services.orders, str(order_id))
         try:
             async for view in versions:
                 yield Order.from_view(view)

@@ -1,0 +1,63 @@
+"""Read-your-writes: wait for an order's view to reach a version, or follow its new versions.
+
+Both listen to the tracker before reading the view, so a notice that arrives between the
+read and the wait is still in the inbox (and a lost one turns into RESYNC, then a re-read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from eventstore.bus import Notice
+from projections.order_views.queries import NAME as ORDER_VIEWS
+from projections.order_views.queries import OrderView, OrderViewQueries
+from projections.tracker import ProjectionTracker
+
+
+def _concerns(notice: Notice, order_id: str, version: int) -> bool:
+    if notice.get("resync"):
+        return True
+    streams = notice.get("streams") or {}
+    announced = streams.get(order_id)
+    return isinstance(announced, int) and announced > version
+
+
+async def wait_for_order_version(
+    tracker: ProjectionTracker, orders: OrderViewQueries, order_id: str, min_version: int, timeout: float | None
+) -> OrderView | None:
+    """The order's view once it reaches min_version, or what it has when timeout (None: never) passes."""
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    async with tracker.listen(ORDER_VIEWS) as inbox:
+        view = await orders.get(order_id)
+        while view is None or view.version < min_version:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            notice = await inbox.get(timeout=remaining)
+            if notice is None:
+                break
+            if _concerns(notice, order_id, 0 if view is None else view.version):
+                view = await orders.get(order_id)
+    return view
+
+
+async def order_updates(
+    tracker: ProjectionTracker, orders: OrderViewQueries, order_id: str
+) -> AsyncGenerator[OrderView, None]:
+    """The order's current view (when it has one), then each newer version, until closed."""
+    async with tracker.listen(ORDER_VIEWS) as inbox:
+        view = await orders.get(order_id)
+        version = 0
+        if view is not None:
+            version = view.version
+            yield view
+        while True:
+            notice = await inbox.get()
+            if notice is None or not _concerns(notice, order_id, version):
+                continue
+            view = await orders.get(order_id)
+            if view is not None and view.version > version:
+                version = view.version
+                yield view

@@ -1,0 +1,165 @@
+"""Folds order events into per-order facts, then moves each changed order's contribution
+between its customer's counts and lifetime value: two reads and two bulk upserts a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from domain.ports import RecordedEvent
+from projections.bulk import rows_by_key, upsert
+from projections.customer_summaries.tables import customer_order_facts, customer_summaries
+from projections.money import format_amount, to_minor
+from projections.projector import ProjectionGapError, Projector
+
+ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
+COUNT_COLUMN = {"CREATED": "open_order_count", "SHIPPED": "shipped_order_count", "CANCELLED": "cancelled_order_count"}
+
+
+@dataclass(slots=True, kw_only=True)
+class _Fact:
+    order_id: str
+    customer_id: str
+    status: str
+    total: Decimal
+    version: int
+    position: int = 0
+    created_at: datetime | None = None  # known only for orders created in this batch
+
+    @property
+    def value(self) -> Decimal:
+        """What the order adds to its customer's lifetime value."""
+        return Decimal(0) if self.status == "CANCELLED" else self.total
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "customer_id": self.customer_id,
+            "status": self.status,
+            "total_amount": format_amount(self.total),
+            "total_minor": to_minor(self.total),
+            "version": self.version,
+        }
+
+
+def _empty_summary(customer_id: str) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "order_count": 0,
+        "open_order_count": 0,
+        "shipped_order_count": 0,
+        "cancelled_order_count": 0,
+        "lifetime_value": Decimal(0),
+        "last_order_at": None,
+        "position": 0,
+    }
+
+
+async def _load_facts(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, _Fact]:
+    facts: dict[str, _Fact] = {}
+    columns = customer_order_facts.c
+    query = select(columns.order_id, columns.customer_id, columns.status, columns.total_amount, columns.version)
+    async for row in rows_by_key(conn, query, columns.order_id, order_ids):
+        facts[row.order_id] = _Fact(
+            order_id=row.order_id,
+            customer_id=row.customer_id,
+            status=row.status,
+            total=Decimal(row.total_amount),
+            version=row.version,
+        )
+    return facts
+
+
+async def _load_summaries(conn: AsyncConnection, customer_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    summaries: dict[str, dict[str, Any]] = {}
+    columns = [column for column in customer_summaries.c if column.name != "lifetime_minor"]
+    async for row in rows_by_key(conn, select(*columns), customer_summaries.c.customer_id, customer_ids):
+        summary = dict(row._mapping)
+        summary["lifetime_value"] = Decimal(summary["lifetime_value"])
+        summaries[summary["customer_id"]] = summary
+    return summaries
+
+
+def _move(summary: dict[str, Any], previous: tuple[str, Decimal] | None, fact: _Fact) -> None:
+    """Take the order's old status and value out of the summary and put its new ones in."""
+    if previous is None:
+        summary["order_count"] += 1
+    else:
+        status, value = previous
+        summary[COUNT_COLUMN[status]] -= 1
+        summary["lifetime_value"] -= value
+    summary[COUNT_COLUMN[fact.status]] += 1
+    summary["lifetime_value"] += fact.value
+    last_order_at = summary["last_order_at"]
+    if fact.created_at is not None and (last_order_at is None or fact.created_at > last_order_at):
+        summary["last_order_at"] = fact.created_at
+    summary["position"] = max(summary["position"], fact.position)
+
+
+def _summary_row(summary: dict[str, Any]) -> dict[str, Any]:
+    value = summary["lifetime_value"]
+    return {**summary, "lifetime_value": format_amount(value), "lifetime_minor": to_minor(value)}
+
+
+def _fold(fact: _Fact | None, recorded: RecordedEvent) -> _Fact:
+    event = recorded.event
+    match event:
+        case OrderCreated() if fact is None:
+            fact = _Fact(
+                order_id=event.order_id,
+                customer_id=event.customer_id,
+                status="CREATED",
+                total=sum((item.line_total for item in event.items), Decimal(0)),
+                version=0,
+                created_at=event.occurred_at,
+            )
+        case OrderItemAdded() if fact is not None:
+            fact.total += event.item.line_total
+        case OrderShipped() if fact is not None:
+            fact.status = "SHIPPED"
+        case OrderCancelled() if fact is not None:
+            fact.status = "CANCELLED"
+        case _:
+            raise ProjectionGapError(recorded.stream_id, 0 if fact is None else fact.version, recorded.version)
+    fact.version = recorded.version
+    fact.position = recorded.position
+    return fact
+
+
+async def apply(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
+    """Fold a batch into customer_summaries; events the facts already reflect are ignored."""
+    relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
+    facts = await _load_facts(conn, list(dict.fromkeys(recorded.stream_id for recorded in relevant)))
+    before = {order_id: (fact.status, fact.value) for order_id, fact in facts.items()}
+    changed: dict[str, _Fact] = {}
+    for recorded in relevant:
+        fact = facts.get(recorded.stream_id)
+        held = 0 if fact is None else fact.version
+        if recorded.version <= held:
+            continue
+        if recorded.version != held + 1:
+            raise ProjectionGapError(recorded.stream_id, held, recorded.version)
+        facts[recorded.stream_id] = changed[recorded.stream_id] = _fold(fact, recorded)
+    if not changed:
+        return {}
+
+    summaries = await _load_summaries(conn, list(dict.fromkeys(fact.customer_id for fact in changed.values())))
+    for order_id, fact in changed.items():
+        summary = summaries.get(fact.customer_id)
+        if summary is None:
+            summary = summaries[fact.customer_id] = _empty_summary(fact.customer_id)
+        _move(summary, before.get(order_id), fact)
+
+    await upsert(conn, customer_order_facts, [fact.row() for fact in changed.values()], key=("order_id",))
+    await upsert(conn, customer_summaries, [_summary_row(row) for row in summaries.values()], key=("customer_id",))
+    return {order_id: fact.version for order_id, fact in changed.items()}
+
+
+PROJECTOR = Projector(apply=apply, tables=(customer_summaries, customer_order_facts))

@@ -1,0 +1,1 @@
+"""The order_views read model: one row per order, as the contract's Order shows it."""

@@ -1,0 +1,150 @@
+"""Folds order events into order_views, a batch at a time: one read, one bulk upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from domain.ports import RecordedEvent
+from domain.values import LineItem
+from projections.bulk import rows_by_key, upsert
+from projections.money import format_amount, to_minor
+from projections.order_views.tables import order_views
+from projections.projector import ProjectionGapError, Projector
+
+ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Draft:
+    """A row being folded: mutable while the batch is applied, written back at the end."""
+
+    order_id: str
+    customer_id: str
+    status: str
+    items: list[dict[str, Any]]
+    item_count: int
+    total: Decimal
+    shipping_address: dict[str, Any]
+    created_at: datetime
+    shipped_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    version: int = 0
+    position: int = 0
+
+    def row(self) -> dict[str, Any]:
+        address = self.shipping_address
+        words = [
+            self.order_id,
+            self.customer_id,
+            *dict.fromkeys(item["product_id"] for item in self.items),
+            address["line1"],
+            address.get("line2") or "",
+            address["city"],
+            address["postal_code"],
+            address["country"],
+        ]
+        return {
+            "order_id": self.order_id,
+            "customer_id": self.customer_id,
+            "status": self.status,
+            "items": self.items,
+            "item_count": self.item_count,
+            "total_amount": format_amount(self.total),
+            "total_minor": to_minor(self.total),
+            "shipping_address": address,
+            "created_at": self.created_at,
+            "shipped_at": self.shipped_at,
+            "cancelled_at": self.cancelled_at,
+            "cancel_reason": self.cancel_reason,
+            "version": self.version,
+            "position": self.position,
+            "search_text": " ".join(word for word in words if word).casefold(),
+        }
+
+
+def _item(item: LineItem) -> dict[str, Any]:
+    return {"product_id": item.product_id, "quantity": item.quantity, "price": format_amount(item.price)}
+
+
+def _created(event: OrderCreated) -> _Draft:
+    address = event.shipping_address
+    return _Draft(
+        order_id=event.order_id,
+        customer_id=event.customer_id,
+        status="CREATED",
+        items=[_item(item) for item in event.items],
+        item_count=sum(item.quantity for item in event.items),
+        total=sum((item.line_total for item in event.items), Decimal(0)),
+        shipping_address={
+            "line1": address.line1,
+            "line2": address.line2,
+            "city": address.city,
+            "postal_code": address.postal_code,
+            "country": address.country,
+        },
+        created_at=event.occurred_at,
+    )
+
+
+async def _load(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, _Draft]:
+    drafts: dict[str, _Draft] = {}
+    columns = [column for column in order_views.c if column.name not in ("total_minor", "search_text")]
+    async for row in rows_by_key(conn, select(*columns), order_views.c.order_id, order_ids):
+        values = dict(row._mapping)
+        values["total"] = Decimal(values.pop("total_amount"))
+        values["items"] = list(values["items"])
+        drafts[values["order_id"]] = _Draft(**values)
+    return drafts
+
+
+def _fold(draft: _Draft | None, recorded: RecordedEvent) -> _Draft:
+    event = recorded.event
+    match event:
+        case OrderCreated() if draft is None:
+            draft = _created(event)
+        case OrderItemAdded() if draft is not None:
+            draft.items.append(_item(event.item))
+            draft.item_count += event.item.quantity
+            draft.total += event.item.line_total
+        case OrderShipped() if draft is not None:
+            draft.status = "SHIPPED"
+            draft.shipped_at = event.occurred_at
+        case OrderCancelled() if draft is not None:
+            draft.status = "CANCELLED"
+            draft.cancelled_at = event.occurred_at
+            draft.cancel_reason = event.reason
+        case _:
+            raise ProjectionGapError(recorded.stream_id, 0 if draft is None else draft.version, recorded.version)
+    draft.version = recorded.version
+    draft.position = recorded.position
+    return draft
+
+
+async def apply(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
+    """Fold a batch into order_views; events the rows already reflect are ignored."""
+    relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
+    drafts = await _load(conn, list(dict.fromkeys(recorded.stream_id for recorded in relevant)))
+    changed: dict[str, None] = {}
+    for recorded in relevant:
+        draft = drafts.get(recorded.stream_id)
+        held = 0 if draft is None else draft.version
+        if recorded.version <= held:
+            continue
+        if recorded.version != held + 1:
+            raise ProjectionGapError(recorded.stream_id, held, recorded.version)
+        drafts[recorded.stream_id] = _fold(draft, recorded)
+        changed[recorded.stream_id] = None
+    await upsert(conn, order_views, [drafts[order_id].row() for order_id in changed], key=("order_id",))
+    return {order_id: drafts[order_id].version for order_id in changed}
+
+
+PROJECTOR = Projector(apply=apply, tables=(order_views,))

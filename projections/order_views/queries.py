@@ -1,0 +1,235 @@
+"""Reads of order_views: one order, many orders, a customer's orders, a filtered search."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eventstore.database import Database
+from projections.bulk import rows_by_key, single_statement_reader
+from projections.checkpoints import checkpoint_position
+from projections.money import lower_bound_minor, upper_bound_minor
+from projections.order_views.tables import order_views
+
+NAME = "order_views"
+STATUSES = frozenset({"CREATED", "SHIPPED", "CANCELLED"})
+SORT_COLUMNS = {
+    "created_at": order_views.c.created_at,
+    "total_amount": order_views.c.total_minor,
+    "item_count": order_views.c.item_count,
+}
+MAX_PAGE_SIZE = 1000
+MAX_PAGE = 10**9
+_VIEW_COLUMNS = [column for column in order_views.c if column.name not in ("total_minor", "search_text")]
+_GET = select(*_VIEW_COLUMNS).where(order_views.c.order_id == bindparam("order_id"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderItemView:
+    """One line of an order."""
+
+    product_id: str
+    quantity: int
+    price: Decimal
+    line_total: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddressView:
+    """The order's shipping address."""
+
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    country: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderView:
+    """An order as order_views shows it."""
+
+    order_id: str
+    customer_id: str
+    status: str
+    items: tuple[OrderItemView, ...]
+    item_count: int
+    total_amount: Decimal
+    shipping_address: AddressView
+    created_at: datetime
+    shipped_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    version: int
+    position: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> OrderView:
+        """Build the view from an order_views row."""
+        items = tuple(
+            OrderItemView(
+                product_id=item["product_id"],
+                quantity=item["quantity"],
+                price=Decimal(item["price"]),
+                line_total=Decimal(item["price"]) * item["quantity"],
+            )
+            for item in row["items"]
+        )
+        return cls(
+            order_id=row["order_id"],
+            customer_id=row["customer_id"],
+            status=row["status"],
+            items=items,
+            item_count=row["item_count"],
+            total_amount=Decimal(row["total_amount"]),
+            shipping_address=AddressView(**row["shipping_address"]),
+            created_at=row["created_at"],
+            shipped_at=row["shipped_at"],
+            cancelled_at=row["cancelled_at"],
+            cancel_reason=row["cancel_reason"],
+            version=row["version"],
+            position=row["position"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPageView:
+    """One page of orders and the read model's checkpoint when it was read."""
+
+    items: tuple[OrderView, ...]
+    total: int
+    page: int
+    page_size: int
+    total_pages: int
+    position: int
+
+
+def escape_like(term: str) -> str:
+    """The term with LIKE's wildcards and escape character escaped (escape char: backslash)."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _term_filters(terms: str | None) -> list[ColumnElement[bool]]:
+    words = dict.fromkeys((terms or "").casefold().split())
+    return [order_views.c.search_text.like(f"%{escape_like(word)}%", escape="\\") for word in words]
+
+
+class OrderViewQueries:
+    """Plain SELECTs over order_views."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._reader = single_statement_reader(database)
+
+    async def get(self, order_id: str) -> OrderView | None:
+        """The order's view, or None."""
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(_GET, {"order_id": order_id})).first()
+        return None if row is None else OrderView.from_row(row._mapping)
+
+    async def get_many(self, order_ids: Iterable[str]) -> dict[str, OrderView]:
+        """The views of the orders that have one, by order id."""
+        wanted = list(dict.fromkeys(order_ids))
+        views: dict[str, OrderView] = {}
+        async with self._reader.connect() as conn:
+            async for row in rows_by_key(conn, select(*_VIEW_COLUMNS), order_views.c.order_id, wanted):
+                view = OrderView.from_row(row._mapping)
+                views[view.order_id] = view
+        return views
+
+    async def customer_orders(
+        self, customer_id: str, *, status: str | None = None, page: int = 1, page_size: int = 20
+    ) -> OrderPageView:
+        """A customer's orders, newest first, ties by order id."""
+        conditions = [order_views.c.customer_id == customer_id]
+        if status is not None:
+            conditions.append(order_views.c.status == _status(status))
+        ordering = (order_views.c.created_at.desc(), order_views.c.order_id.asc())
+        return await self._page(conditions, ordering, page, page_size)
+
+    async def search(
+        self,
+        *,
+        terms: str | None = None,
+        status: str | None = None,
+        customer_id: str | None = None,
+        min_total: Decimal | None = None,
+        max_total: Decimal | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort_by: str = "created_at",
+        sort_order: str = "desc",
+        page: int = 1,
+        page_size: int = 20,
+    ) -> OrderPageView:
+        """Orders containing every term (case-insensitive), filtered (bounds inclusive), sorted, ties by order id."""
+        if sort_by not in SORT_COLUMNS:
+            raise ValueError(f"sort_by must be one of {sorted(SORT_COLUMNS)}")
+        if sort_order not in ("asc", "desc"):
+            raise ValueError("sort_order must be 'asc' or 'desc'")
+        conditions = _term_filters(terms)
+        if status is not None:
+            conditions.append(order_views.c.status == _status(status))
+        if customer_id is not None:
+            conditions.append(order_views.c.customer_id == customer_id)
+        if min_total is not None:
+            conditions.append(order_views.c.total_minor >= lower_bound_minor(min_total))
+        if max_total is not None:
+            conditions.append(order_views.c.total_minor <= upper_bound_minor(max_total))
+        if created_after is not None:
+            conditions.append(order_views.c.created_at >= created_after)
+        if created_before is not None:
+            conditions.append(order_views.c.created_at <= created_before)
+        column = SORT_COLUMNS[sort_by]
+        ordering = (column.desc() if sort_order == "desc" else column.asc(), order_views.c.order_id.asc())
+        return await self._page(conditions, ordering, page, page_size)
+
+    async def _page(
+        self, conditions: Sequence[ColumnElement[bool]], ordering: Sequence[Any], page: int, page_size: int
+    ) -> OrderPageView:
+        page = min(max(1, page), MAX_PAGE)
+        page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+        rows_query: Select[Any] = (
+            select(*_VIEW_COLUMNS)
+            .where(*conditions)
+            .order_by(*ordering)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        )
+        count_query = select(func.count()).select_from(order_views).where(*conditions)
+        async with self._snapshot() as conn:
+            # Checkpoint first: rows read afterwards are at least as new, so `position` never
+            # claims more than the page shows (even where the reads are not one snapshot).
+            position = await checkpoint_position(conn, NAME)
+            rows = (await conn.execute(rows_query)).all()
+            total = int(await conn.scalar(count_query) or 0)
+        return OrderPageView(
+            items=tuple(OrderView.from_row(row._mapping) for row in rows),
+            total=total,
+            page=page,
+            page_size=page_size,
+            total_pages=-(-total // page_size),
+            position=position,
+        )
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only connection whose reads share one snapshot (REPEATABLE READ on PostgreSQL)."""
+        async with self._database.engine.connect() as conn:
+            if self._database.is_postgres:
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            async with conn.begin():
+                yield conn
+
+
+def _status(status: str) -> str:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {sorted(STATUSES)}")
+    return status

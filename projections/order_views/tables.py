@@ -1,0 +1,49 @@
+"""The order_views table: one row per order."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
+
+from projections.tables import ID_LENGTH, UtcDateTime, metadata
+
+order_views = Table(
+    "order_views",
+    metadata,
+    Column("order_id", String(ID_LENGTH), nullable=False),
+    Column("customer_id", String(ID_LENGTH), nullable=False),
+    Column("status", String(16), nullable=False),
+    # [{"product_id": str, "quantity": int, "price": str}], prices as exact decimal text
+    Column("items", JSON, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("total_amount", Text, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    # {"line1", "line2", "city", "postal_code", "country"}
+    Column("shipping_address", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("shipped_at", UtcDateTime, nullable=True),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("cancel_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    # casefolded order id, customer id, product ids and address fields, space-separated
+    Column("search_text", Text, nullable=False),
+    PrimaryKeyConstraint("order_id", name="pk_order_views"),
+)
+
+Index(
+    "ix_order_views_customer_created",
+    order_views.c.customer_id,
+    order_views.c.created_at.desc(),
+    order_views.c.order_id,
+)
+Index("ix_order_views_status", order_views.c.status)
+Index("ix_order_views_created_at", order_views.c.created_at)
+Index("ix_order_views_total_minor", order_views.c.total_minor)
+Index("ix_order_views_item_count", order_views.c.item_count)
+# Trigram index so `search_text LIKE '%term%'` is an index scan on PostgreSQL (pg_trgm).
+Index(
+    "ix_order_views_search_trgm",
+    order_views.c.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")

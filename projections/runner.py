@@ -1,0 +1,279 @@
+"""The projection runner: catch up from the checkpoint in batches, then wait for a doorbell.
+
+Each batch is applied and the checkpoint advanced in ONE write transaction; the new
+position is announced only after COMMIT. The checkpoint UPDATE comes first and is a
+compare-and-set on the position the batch was read from, so of two runners racing on the
+same projection only one commits a batch and the other re-reads. The bus only wakes the
+runner early: a lost notice delays a batch by at most poll_interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+
+from sqlalchemy import text
+
+from domain.ports import RecordedEvent
+from eventstore.bus import EVENTS_CHANNEL, NotificationBus, Subscription, projection_channel
+from eventstore.database import Database
+from projections.checkpoints import (
+    Checkpoint,
+    ProjectionState,
+    advance_checkpoint,
+    ensure_checkpoint,
+    read_checkpoint,
+    set_state,
+)
+from projections.projector import EventLog, Projector
+from projections.rebuild import rebuild
+from projections.tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
+
+# Entered before the runner does anything and held while it runs: the seam for leadership
+# (e.g. a PostgreSQL advisory-lock lease). Raising out of it ends the term; the runner
+# retries entering it after a backoff.
+LeaseFactory = Callable[[], AbstractAsyncContextManager[object]]
+STOP_TIMEOUT = 5.0
+HIDDEN_RETRY_BASE = 0.005
+HIDDEN_RETRY_MAX = 0.25
+
+
+class ProjectionRunner:
+    """Keeps one projection caught up with the event log."""
+
+    def __init__(
+        self,
+        name: str,
+        projector: Projector,
+        database: Database,
+        store: EventLog,
+        bus: NotificationBus,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        retry_base: float = 0.1,
+        retry_max: float = 30.0,
+        lease: LeaseFactory | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.name = name
+        self._projector = projector
+        self._database = database
+        self._store = store
+        self._bus = bus
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._lease = lease
+        self._task: asyncio.Task[None] | None = None
+        self._state = ProjectionState.STOPPED
+        self._persisted: ProjectionState | None = None
+        self._rebuilding = False
+        self._active = False
+        self._position = 0
+        self._last_error: str | None = None
+        self._failures = 0
+        self._announced = 0
+        self._hidden_retries = 0
+
+    @property
+    def state(self) -> ProjectionState:
+        """What the runner is doing now."""
+        return self._state
+
+    @property
+    def position(self) -> int:
+        """The last position this runner saw committed."""
+        return self._position
+
+    @property
+    def last_error(self) -> str | None:
+        """The error of the last failed attempt, until a batch succeeds."""
+        return self._last_error
+
+    @property
+    def running(self) -> bool:
+        """Whether the runner's task is alive."""
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Start the runner's task (no-op when it is running)."""
+        if self.running:
+            return
+        self._task = asyncio.create_task(self._run(), name=f"projection:{self.name}")
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it; an open batch transaction rolls back."""
+        task, self._task = self._task, None
+        if task is not None:
+            await cancel_and_wait(task)
+        if self._active:
+            self._active = False
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await self._persist_state(ProjectionState.STOPPED, None)
+            except Exception:
+                log.warning("projection %s: could not record STOPPED", self.name, exc_info=True)
+        self._state = ProjectionState.STOPPED
+
+    async def rebuild(self) -> None:
+        """Reset this projection to position 0 and clear its tables; the runner replays the log."""
+        await rebuild(self._database, self.name, bus=self._bus, projections={self.name: self._projector})
+
+    async def catch_up(self) -> int:
+        """Apply every batch the log has now; returns how many events were applied."""
+        checkpoint = await self._checkpoint()
+        position = checkpoint.position
+        applied = 0
+        while True:
+            events = await self._store.read_log(after=position, limit=self._batch_size)
+            if not events:
+                break
+            if self._state is not ProjectionState.FAILED:
+                self._state = ProjectionState.REBUILDING if self._rebuilding else ProjectionState.CATCHING_UP
+            committed = await self._apply_batch(position, events)
+            if committed is None:
+                checkpoint = await self._checkpoint()
+                log.info("projection %s: checkpoint moved by another runner to %d", self.name, checkpoint.position)
+                position = checkpoint.position
+                continue
+            position = committed
+            applied += len(events)
+            if len(events) < self._batch_size:
+                break
+        self._position = position
+        self._rebuilding = False
+        if self._persisted is not ProjectionState.RUNNING:
+            await self._persist_state(ProjectionState.RUNNING, None)
+        self._state = ProjectionState.RUNNING
+        self._last_error = None
+        self._failures = 0
+        return applied
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._lease() if self._lease is not None else nullcontext():
+                    self._active = True
+                    await self._lead()
+            except Exception as error:
+                self._failures += 1
+                delay = self._backoff()
+                log.exception("projection %s: runner failed; retrying in %.1fs", self.name, delay)
+                self._state, self._last_error = ProjectionState.FAILED, _describe(error)
+                await asyncio.sleep(delay)
+
+    async def _lead(self) -> None:
+        # Subscribe before the first catch-up: an append committed after the subscription
+        # rings the bell, one committed before it is found by the catch-up.
+        async with self._bus.subscribe(EVENTS_CHANNEL) as inbox:
+            polled = True
+            while True:
+                try:
+                    await self.catch_up()
+                    if polled:
+                        # No notice says what the log holds (at start, after a quiet poll
+                        # interval), so ask: the head shows events read_log still hides.
+                        self._announced = max(self._announced, await self._store.head_position())
+                except Exception as error:
+                    await self._record_failure(error)
+                    await asyncio.sleep(self._backoff())
+                    continue
+                polled = await self._wait(inbox)
+
+    async def _wait(self, inbox: Subscription) -> bool:
+        """Wait for news or the poll interval; True when the interval passed without news."""
+        timeout = self._poll_interval
+        if self._announced > self._position:
+            # Appends were announced that read_log does not show yet: on PostgreSQL it hides
+            # events until every older transaction on the server has ended, and the one we
+            # wait for may send no notice. Look again soon instead of after a whole poll.
+            self._hidden_retries += 1
+            timeout = min(timeout, HIDDEN_RETRY_MAX, HIDDEN_RETRY_BASE * 2 ** min(self._hidden_retries, 10))
+        else:
+            self._hidden_retries = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0:
+            notice = await inbox.get(timeout=remaining)
+            if notice is None:
+                return True
+            announced = notice.get("position")
+            if isinstance(announced, int):
+                self._announced = max(self._announced, announced)
+            if notice.get("resync") or not isinstance(announced, int) or announced > self._position:
+                return False
+        return True
+
+    async def _checkpoint(self) -> Checkpoint:
+        async with self._database.engine.connect() as conn:
+            checkpoint = await read_checkpoint(conn, self.name)
+        if checkpoint is None:
+            async with self._database.write_engine.begin() as conn:
+                await ensure_checkpoint(conn, self.name)
+                checkpoint = await read_checkpoint(conn, self.name)
+            assert checkpoint is not None
+        self._persisted = checkpoint.state
+        if checkpoint.state is ProjectionState.REBUILDING:
+            self._rebuilding = True
+        return checkpoint
+
+    async def _apply_batch(self, from_position: int, events: Sequence[RecordedEvent]) -> int | None:
+        to_position = events[-1].position
+        if len(events) < self._batch_size:
+            state = ProjectionState.RUNNING
+        else:
+            state = ProjectionState.REBUILDING if self._rebuilding else ProjectionState.CATCHING_UP
+        async with self._database.write_engine.begin() as conn:
+            if self._database.is_postgres:
+                # asyncpg prepares each statement once per connection; after five runs
+                # PostgreSQL may settle on a generic plan made while the tables were small
+                # (a sequential scan for `key = ANY(:keys)`) and keep it as they grow, as
+                # in a catch-up from zero. Plan every statement for its real parameters.
+                await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+            # The checkpoint row first: it serialises concurrent runners before any work.
+            if not await advance_checkpoint(conn, self.name, from_position, to_position, state):
+                return None
+            streams = await self._projector.apply(conn, events)
+        self._position, self._persisted, self._last_error = to_position, state, None
+        if self._state is ProjectionState.FAILED:
+            log.info("projection %s recovered at position %d", self.name, to_position)
+        self._state = state
+        notice = {"name": self.name, "from_position": from_position, "position": to_position, "streams": streams}
+        await self._bus.publish(projection_channel(self.name), notice)
+        return to_position
+
+    async def _record_failure(self, error: Exception) -> None:
+        self._failures += 1
+        self._state, self._last_error = ProjectionState.FAILED, _describe(error)
+        log.error(
+            "projection %s failed applying events after position %d (attempt %d)",
+            self.name,
+            self._position,
+            self._failures,
+            exc_info=error,
+            extra={"projection": self.name, "position": self._position},
+        )
+        try:
+            await self._persist_state(ProjectionState.FAILED, self._last_error)
+        except Exception:
+            log.warning("projection %s: could not record FAILED", self.name, exc_info=True)
+
+    async def _persist_state(self, state: ProjectionState, last_error: str | None) -> None:
+        async with self._database.write_engine.begin() as conn:
+            await set_state(conn, self.name, state, last_error)
+        self._persisted = state
+
+    def _backoff(self) -> float:
+        return float(min(self._retry_max, self._retry_base * 2 ** max(0, self._failures - 1)))
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+

@@ -1,0 +1,91 @@
+"""Given events, then the customer's summary: counts move with status, value stays exact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from domain.ports import RecordedEvent
+from eventstore.database import Database
+from projections.customer_summaries.projector import apply
+from projections.customer_summaries.queries import CustomerSummaryQueries, CustomerSummaryView
+from projections.projector import ProjectionGapError
+from tests.projections.builders import T0, History, item
+
+
+async def project(database: Database, events: Sequence[RecordedEvent]) -> dict[str, int]:
+    async with database.write_engine.begin() as conn:
+        return await apply(conn, events)
+
+
+def counts(summary: CustomerSummaryView | None) -> tuple[int, int, int, int, Decimal]:
+    assert summary is not None
+    return (
+        summary.order_count,
+        summary.open_order_count,
+        summary.shipped_order_count,
+        summary.cancelled_order_count,
+        summary.lifetime_value,
+    )
+
+
+async def test_orders_move_between_counts_and_cancelled_ones_leave_the_value(read_side_database: Database) -> None:
+    history = History()
+    history.created("o-1", "c-1", item("a", 2, "10.10"), at=T0)
+    history.created("o-2", "c-1", item("b", 1, "0.05"), at=T0 + timedelta(days=2))
+    history.created("o-3", "c-1", item("c", 1, "100"), at=T0 + timedelta(days=1))
+    history.added("o-1", item("d", 1, "0.0001"))
+    history.shipped("o-1")
+    history.cancelled("o-3")
+    history.created("o-4", "c-2", item("e", 3, "1"))
+
+    await project(read_side_database, history.events)
+
+    queries = CustomerSummaryQueries(read_side_database)
+    first = await queries.get("c-1")
+    assert counts(first) == (3, 1, 1, 1, Decimal("20.2501"))
+    assert first is not None and first.last_order_at == T0 + timedelta(days=2)
+    assert counts(await queries.get("c-2")) == (1, 1, 0, 0, Decimal("3"))
+    assert await queries.get("nobody") is None
+    assert set(await queries.get_many(["c-1", "c-2", "nobody"])) == {"c-1", "c-2"}
+
+
+async def test_one_event_per_batch_gives_the_same_summary(read_side_database: Database) -> None:
+    history = History()
+    history.created("o-1", "c-1", item("a", 1, "5"))
+    history.added("o-1", item("b", 1, "2.5"))
+    history.created("o-2", "c-1", item("c", 1, "1"))
+    history.cancelled("o-1")
+    history.shipped("o-2")
+
+    for event in history.events:
+        await project(read_side_database, [event])
+
+    assert counts(await CustomerSummaryQueries(read_side_database).get("c-1")) == (2, 0, 1, 1, Decimal("1"))
+
+
+async def test_replayed_batches_are_not_counted_twice(read_side_database: Database) -> None:
+    history = History()
+    history.created("o-1", "c-1", item("a", 1, "5"))
+    history.created("o-2", "c-1", item("b", 1, "7"))
+    history.shipped("o-1")
+
+    await project(read_side_database, history.events)
+    assert await project(read_side_database, history.events) == {}
+    assert await project(read_side_database, history.events[:2]) == {}
+
+    assert counts(await CustomerSummaryQueries(read_side_database).get("c-1")) == (2, 1, 1, 0, Decimal("12"))
+
+
+async def test_a_version_gap_fails_the_batch(read_side_database: Database) -> None:
+    history = History()
+    history.created("o-1", "c-1")
+    history.added("o-1", item("b"))
+    history.shipped("o-1")
+
+    with pytest.raises(ProjectionGapError):
+        await project(read_side_database, [history.events[0], history.events[2]])
+    assert await CustomerSummaryQueries(read_side_database).get("c-1") is None

@@ -1,0 +1,176 @@
+"""Order queries on SQLite and PostgreSQL: pages, sorting with ties, search terms and filters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+
+from domain.values import Address
+from eventstore.database import Database, create_database
+from projections.checkpoints import ProjectionState, advance_checkpoint, ensure_checkpoint
+from projections.order_views.projector import apply
+from projections.order_views.queries import OrderPageView, OrderViewQueries, escape_like
+from tests.projections.builders import ADDRESS, T0, History, item
+
+
+async def seed(database: Database, history: History) -> None:
+    """Project the history and record its last position as the checkpoint."""
+    async with database.write_engine.begin() as conn:
+        await apply(conn, history.events)
+        await ensure_checkpoint(conn, "order_views")
+        assert await advance_checkpoint(conn, "order_views", 0, history.events[-1].position, ProjectionState.RUNNING)
+
+
+def ids(page: OrderPageView) -> list[str]:
+    return [order.order_id for order in page.items]
+
+
+@pytest.fixture
+async def orders(database: Database) -> OrderViewQueries:
+    """Five orders of customer c-1 (two created at the same instant) and two of c-2."""
+    history = History()
+    history.created("o-1", "c-1", item("apple", 1, "5.00"), at=T0)
+    history.created("o-3", "c-1", item("pear", 3, "1.00"), at=T0 + timedelta(hours=1))
+    history.created("o-2", "c-1", item("plum", 2, "2.50"), at=T0 + timedelta(hours=1))
+    history.created("o-4", "c-1", item("fig", 1, "20.00"), at=T0 + timedelta(hours=2))
+    history.created("o-5", "c-1", item("kiwi", 5, "0.20"), at=T0 + timedelta(hours=3))
+    history.shipped("o-4")
+    history.cancelled("o-5")
+    history.created(
+        "o-6",
+        "c-2",
+        item("50%_off", 1, "5"),
+        at=T0 + timedelta(hours=4),
+        address=Address(line1="Rue du Lac 1", line2="Bâtiment B", city="Genève", postal_code="1201", country="CH"),
+    )
+    history.created("o-7", "c-2", item("50xyoff", 1, "7.5"), at=T0 + timedelta(hours=5))
+    history.created("o-8", "c-3", item("back\\slash", 1, "1"), at=T0 + timedelta(hours=6))
+    await seed(database, history)
+    return OrderViewQueries(database)
+
+
+async def test_customer_orders_are_newest_first_with_ties_by_order_id(orders: OrderViewQueries) -> None:
+    page = await orders.customer_orders("c-1", page=1, page_size=10)
+
+    assert ids(page) == ["o-5", "o-4", "o-2", "o-3", "o-1"]
+    assert (page.total, page.page, page.page_size, page.total_pages) == (5, 1, 10, 1)
+    assert page.position == 10
+
+
+async def test_customer_orders_paginate_and_filter_by_status(orders: OrderViewQueries) -> None:
+    pages = [await orders.customer_orders("c-1", page=number, page_size=2) for number in (1, 2, 3, 4)]
+
+    assert [ids(page) for page in pages] == [["o-5", "o-4"], ["o-2", "o-3"], ["o-1"], []]
+    assert {(page.total, page.total_pages) for page in pages} == {(5, 3)}
+    shipped = await orders.customer_orders("c-1", status="SHIPPED")
+    assert (ids(shipped), shipped.total, shipped.total_pages) == (["o-4"], 1, 1)
+
+
+async def test_no_orders_means_no_pages(orders: OrderViewQueries) -> None:
+    page = await orders.customer_orders("nobody")
+
+    assert (page.items, page.total, page.total_pages) == ((), 0, 0)
+
+
+async def test_nonsense_pages_are_clamped(orders: OrderViewQueries) -> None:
+    page = await orders.customer_orders("c-1", page=0, page_size=0)
+
+    assert (page.page, page.page_size, ids(page), page.total_pages) == (1, 1, ["o-5"], 5)
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "sort_order", "expected"),
+    [
+        ("created_at", "desc", ["o-8", "o-7", "o-6", "o-5", "o-4", "o-2", "o-3", "o-1"]),
+        ("created_at", "asc", ["o-1", "o-2", "o-3", "o-4", "o-5", "o-6", "o-7", "o-8"]),
+        # totals: o-1 5, o-2 5, o-3 3, o-4 20, o-5 1, o-6 5, o-7 7.5, o-8 1
+        ("total_amount", "asc", ["o-5", "o-8", "o-3", "o-1", "o-2", "o-6", "o-7", "o-4"]),
+        ("total_amount", "desc", ["o-4", "o-7", "o-1", "o-2", "o-6", "o-3", "o-5", "o-8"]),
+        # item counts: o-1 1, o-2 2, o-3 3, o-4 1, o-5 5, o-6 1, o-7 1, o-8 1
+        ("item_count", "desc", ["o-5", "o-3", "o-2", "o-1", "o-4", "o-6", "o-7", "o-8"]),
+    ],
+)
+async def test_search_sorts_with_ties_by_order_id(
+    orders: OrderViewQueries, sort_by: str, sort_order: str, expected: list[str]
+) -> None:
+    page = await orders.search(sort_by=sort_by, sort_order=sort_order, page_size=20)
+
+    assert ids(page) == expected
+    assert page.total == 8
+
+
+async def test_every_term_must_match_case_insensitively(orders: OrderViewQueries) -> None:
+    assert ids(await orders.search(terms="GENÈVE")) == ["o-6"]
+    assert ids(await orders.search(terms="  c-2   bâtiment ")) == ["o-6"]
+    assert ids(await orders.search(terms="c-2 springfield")) == ["o-7"]
+    assert ids(await orders.search(terms="PLUM o-2")) == ["o-2"]
+    assert ids(await orders.search(terms="plum o-3")) == []
+    assert (await orders.search(terms="")).total == 8
+    assert (await orders.search(terms=None)).total == 8
+
+
+async def test_like_wildcards_in_terms_match_only_themselves(orders: OrderViewQueries) -> None:
+    assert ids(await orders.search(terms="50%_off")) == ["o-6"]
+    assert ids(await orders.search(terms="50%")) == ["o-6"]
+    assert ids(await orders.search(terms="_off")) == ["o-6"]
+    assert ids(await orders.search(terms="%")) == ["o-6"]
+    assert ids(await orders.search(terms="back\\slash")) == ["o-8"]
+    assert ids(await orders.search(terms="\\")) == ["o-8"]
+    assert escape_like("a%b_c\\d") == "a\\%b\\_c\\\\d"
+
+
+async def test_filters_are_inclusive_and_combine(orders: OrderViewQueries) -> None:
+    by_total = await orders.search(min_total=Decimal("5"), max_total=Decimal("7.5"), sort_order="asc")
+    assert ids(by_total) == ["o-1", "o-2", "o-6", "o-7"]
+    assert ids(await orders.search(min_total=Decimal("7.50001"))) == ["o-4"]
+    assert ids(await orders.search(max_total=Decimal("0.99999"))) == []
+    by_time = await orders.search(
+        created_after=T0 + timedelta(hours=1), created_before=T0 + timedelta(hours=2), sort_order="asc"
+    )
+    assert ids(by_time) == ["o-2", "o-3", "o-4"]
+    assert ids(await orders.search(status="CANCELLED")) == ["o-5"]
+    assert ids(await orders.search(customer_id="c-2", terms="off", min_total=Decimal("6"))) == ["o-7"]
+
+
+async def test_search_pages_report_totals(orders: OrderViewQueries) -> None:
+    page = await orders.search(customer_id="c-1", page=2, page_size=3)
+
+    assert (ids(page), page.total, page.page, page.total_pages, page.position) == (["o-3", "o-1"], 5, 2, 2, 10)
+
+
+async def test_bad_sort_or_status_is_refused(orders: OrderViewQueries) -> None:
+    with pytest.raises(ValueError):
+        await orders.search(sort_by="price")
+    with pytest.raises(ValueError):
+        await orders.search(sort_order="sideways")
+    with pytest.raises(ValueError):
+        await orders.customer_orders("c-1", status="LOST")
+
+
+async def test_search_terms_use_the_trigram_index_on_postgres(postgres_url: str) -> None:
+    database = create_database(postgres_url)
+    try:
+        await _assert_trigram_plan(database)
+    finally:
+        await database.dispose()
+
+
+async def _assert_trigram_plan(database: Database) -> None:
+    history = History()
+    for number in range(200):
+        history.created(f"bulk-{number}", f"cust-{number % 7}", item(f"sku-{number}"), address=ADDRESS)
+    await seed(database, history)
+    async with database.engine.connect() as conn:
+        await conn.execute(text("ANALYZE order_views"))
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            row[0]
+            for row in await conn.execute(
+                text("EXPLAIN SELECT order_id FROM order_views WHERE search_text LIKE :p ESCAPE '\\'"),
+                {"p": "%sku-17%"},
+            )
+        )
+    assert "ix_order_views_search_trgm" in plan

@@ -1,0 +1,215 @@
+"""The tracker: waits that neither race nor hang, RESYNC on gaps, one poll for everyone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import pytest
+
+from domain.command_bus import CommandBus
+from eventstore.bus import EVENTS_CHANNEL, RESYNC, Notice, projection_channel
+from eventstore.database import Database
+from eventstore.local_bus import InProcessBus
+from eventstore.sql_store import SqlEventStore
+from projections.consistency import order_updates, wait_for_order_version
+from projections.order_views.queries import OrderViewQueries
+from projections.runner import ProjectionRunner
+from projections.tracker import ProjectionTracker
+from tests.projections.builders import add_item, create_order, item, new_id, ship_order
+from tests.projections.conftest import RunnerFactory, eventually
+
+NAMES = ("order_views", "customer_summaries")
+
+
+class DeafBus(InProcessBus):
+    """Loses every projection notice (as Redis pub/sub may); append notices still arrive."""
+
+    async def publish(self, channel: str, notice: Notice) -> None:
+        if channel == EVENTS_CHANNEL:
+            await super().publish(channel, notice)
+
+
+@pytest.fixture
+async def tracker(bus: InProcessBus, database: Database) -> AsyncIterator[ProjectionTracker]:
+    """A started tracker that polls rarely: notices must do the work unless a test says so."""
+    tracker = ProjectionTracker(bus, database, NAMES, poll_interval=30.0)
+    await tracker.start()
+    await eventually(lambda: _known(tracker))
+    try:
+        yield tracker
+    finally:
+        await tracker.stop()
+
+
+async def _known(tracker: ProjectionTracker) -> bool:
+    return all(tracker.position(name) is not None for name in NAMES)
+
+
+async def test_returns_at_once_when_the_position_is_already_reached(
+    tracker: ProjectionTracker, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
+) -> None:
+    assert await tracker.wait_for_position("order_views", 0, timeout=0) is True
+    await commands.dispatch(create_order(new_id("order"), new_id("cust")))
+    runner = make_runner("order_views", bus=DeafBus())
+    await eventually(lambda: _caught_up(runner, store))
+    head = await store.head_position()
+    assert tracker.position("order_views") == 0  # the notice was lost and no poll ran yet
+
+    # So it reads the checkpoint before it waits.
+    assert await tracker.wait_for_position("order_views", head, timeout=0) is True
+
+
+async def test_wakes_on_the_projections_notice(
+    tracker: ProjectionTracker, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
+) -> None:
+    runner = make_runner("order_views", poll_interval=30.0)
+    await runner.start()
+    waiter = asyncio.create_task(tracker.wait_for_position("order_views", 1, timeout=5.0))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    await commands.dispatch(create_order(new_id("order"), new_id("cust")))
+
+    assert await waiter is True
+    assert loop.time() - started < 2.0  # far below the 30 s polls: the notice woke it
+    assert tracker.position("order_views") == 1
+
+
+async def test_a_lost_notice_is_made_good_by_the_poll_and_listeners_resync(
+    database: Database, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
+) -> None:
+    deaf = DeafBus()
+    tracker = ProjectionTracker(deaf, database, NAMES, poll_interval=0.05)
+    await tracker.start()
+    try:
+        await eventually(lambda: _known(tracker))
+        runner = make_runner("order_views", bus=deaf, store=SqlEventStore(database, deaf), poll_interval=0.05)
+        await runner.start()
+        async with tracker.listen("order_views") as inbox:
+            waiter = asyncio.create_task(tracker.wait_for_position("order_views", 1, timeout=5.0))
+            await CommandBus(SqlEventStore(database, deaf)).dispatch(create_order(new_id("order"), new_id("c")))
+
+            assert await waiter is True
+            assert await inbox.get(timeout=2.0) == RESYNC
+    finally:
+        await tracker.stop()
+
+
+async def test_times_out_when_the_position_is_not_reached(tracker: ProjectionTracker) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    assert await tracker.wait_for_position("order_views", 10, timeout=0.1) is False
+
+    assert 0.09 <= loop.time() - started < 1.0
+
+
+async def test_listeners_get_contiguous_notices_and_resync_after_a_gap(
+    tracker: ProjectionTracker, bus: InProcessBus
+) -> None:
+    channel = projection_channel("order_views")
+    in_order = {"name": "order_views", "from_position": 0, "position": 3, "streams": {"o-1": 1}}
+    after_gap = {"name": "order_views", "from_position": 5, "position": 9, "streams": {"o-2": 4}}
+    async with tracker.listen("order_views") as inbox:
+        await bus.publish(channel, in_order)
+        await bus.publish(channel, in_order)  # a duplicate is dropped
+        await bus.publish(channel, after_gap)  # 3..5 went missing
+        assert await inbox.get(timeout=1.0) == in_order
+        assert await inbox.get(timeout=1.0) == RESYNC
+        assert await inbox.get(timeout=0.05) is None
+        assert tracker.position("order_views") == 9
+    assert tracker.listener_count() == 0
+
+
+async def test_an_overflowing_bus_inbox_resyncs_every_listener(tracker: ProjectionTracker, bus: InProcessBus) -> None:
+    async with tracker.listen("customer_summaries") as inbox:
+        await bus.publish(projection_channel("order_views"), RESYNC)  # what an overflowed inbox yields
+        assert await inbox.get(timeout=1.0) == RESYNC
+
+
+async def test_one_poll_per_interval_however_many_listeners(
+    bus: InProcessBus, database: Database
+) -> None:
+    tracker = ProjectionTracker(bus, database, NAMES, poll_interval=0.05)
+    await tracker.start()
+    try:
+        async with AsyncExitStack() as stack:
+            for _ in range(50):
+                await stack.enter_async_context(tracker.listen("order_views"))
+            await asyncio.sleep(0.3)
+        assert 3 <= tracker.polls <= 10
+        assert tracker.listener_count() == 0
+        assert bus.subscriber_count() == 1
+    finally:
+        await tracker.stop()
+    assert bus.subscriber_count() == 0
+    assert not tracker.running
+
+
+async def test_unknown_projection_names_are_refused(tracker: ProjectionTracker) -> None:
+    with pytest.raises(KeyError):
+        await tracker.wait_for_position("nope", 1, timeout=0)
+
+
+async def test_wait_for_order_version_sees_the_write_or_times_out_with_what_it_has(
+    tracker: ProjectionTracker,
+    database: Database,
+    commands: CommandBus,
+    make_runner: RunnerFactory,
+) -> None:
+    orders = OrderViewQueries(database)
+    order_id = new_id("order")
+    runner = make_runner("order_views", poll_interval=30.0)
+    await runner.start()
+
+    waiter = asyncio.create_task(wait_for_order_version(tracker, orders, order_id, 2, timeout=5.0))
+    await asyncio.sleep(0.05)
+    result = await commands.dispatch(create_order(order_id, new_id("cust")))
+    await commands.dispatch(add_item(order_id, item("more")))
+    view = await waiter
+
+    assert result.version == 1
+    assert view is not None and view.version == 2
+    stale = await wait_for_order_version(tracker, orders, order_id, 3, timeout=0.1)
+    assert stale is not None and stale.version == 2
+    assert await wait_for_order_version(tracker, orders, "missing", 1, timeout=0.05) is None
+    assert tracker.listener_count() == 0
+
+
+async def test_order_updates_emits_the_current_view_then_each_newer_version(
+    tracker: ProjectionTracker, database: Database, commands: CommandBus, make_runner: RunnerFactory
+) -> None:
+    order_id = new_id("order")
+    await commands.dispatch(create_order(order_id, new_id("cust")))
+    runner = make_runner("order_views", poll_interval=30.0)
+    await runner.start()
+    orders = OrderViewQueries(database)
+    await eventually(lambda: _has(orders, order_id))
+
+    updates = order_updates(tracker, orders, order_id)
+    try:
+        first = await asyncio.wait_for(anext(updates), 2.0)
+        await commands.dispatch(add_item(order_id, item("b")))
+        second = await asyncio.wait_for(anext(updates), 2.0)
+        await commands.dispatch(ship_order(order_id))
+        third = await asyncio.wait_for(anext(updates), 2.0)
+    finally:
+        await updates.aclose()
+
+    assert [first.version, second.version, third.version] == [1, 2, 3]
+    assert third.status == "SHIPPED"
+    assert tracker.listener_count() == 0
+
+
+async def _caught_up(runner: ProjectionRunner, store: SqlEventStore) -> bool:
+    await runner.catch_up()
+    return runner.position >= await store.head_position()
+
+
+async def _has(orders: OrderViewQueries, order_id: str) -> bool:
+    return await orders.get(order_id) is not None
+
