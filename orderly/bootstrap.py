@@ -22,7 +22,8 @@ from orderly.settings import Settings
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderViewQueries
 from projections.registry import PROJECTIONS
-from projections.runner import LeaseFactory, ProjectionRunner
+from projections.leadership import AdvisoryLease
+from projections.runner import ProjectionRunner
 from projections.status import ProjectionStatusView, get_status, projection_statuses
 from projections.tracker import ProjectionTracker
 from schema.context import Services
@@ -112,7 +113,6 @@ def build_container(
     )
     clock: Clock = overrides.pop("clock", None) or SystemClock()
     make_id: Callable[[], str] = overrides.pop("new_id", None) or new_id
-    lease: LeaseFactory | None = overrides.pop("lease", None)
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
@@ -126,7 +126,7 @@ def build_container(
             bus,
             batch_size=settings.batch_size,
             poll_interval=settings.poll_interval,
-            lease=lease,
+            lease=AdvisoryLease(database.url, name) if database.is_postgres else None,
         )
         for name, projector in PROJECTIONS.items()
     ] if settings.run_projectors else []

@@ -176,4 +176,5 @@ def memory_store() -> InMemoryEventStore:
     return InMemoryEventStore()
 
 
-from tests.support.server import api, server_factory  # noqa: E402,F401 - fixtures shared by the API, fault and bench tests
+from tests.support.cluster import cluster  # noqa: E402,F401 - shared fixtures
+from tests.support.server import api, server_factory  # noqa: E402,F401 - shared fixtures

@@ -8,7 +8,7 @@ import uuid
 import httpx
 
 from tests.api.operations import ADD_ITEM, CREATE, order_input
-from tests.distributed.conftest import Cluster
+from tests.support.cluster import Cluster
 from tests.support.graphql_client import TRANSPORT_WS, GraphQLHttp, websocket
 
 ORDER_PROJECTED = """

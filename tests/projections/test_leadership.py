@@ -1,0 +1,73 @@
+"""PostgreSQL advisory-lock leases: one leader per projection, standbys take over, a lost
+connection ends the term."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from projections.leadership import LOCK_CLASS, AdvisoryLease, LeaseLostError, lock_key
+
+
+async def test_one_leader_and_a_standby_that_takes_over(postgres_url: str) -> None:
+    first = AdvisoryLease(postgres_url, "order_views", retry_interval=0.05)
+    second = AdvisoryLease(postgres_url, "order_views", retry_interval=0.05)
+    other_projection = AdvisoryLease(postgres_url, "customer_summaries", retry_interval=0.05)
+    release_first = asyncio.Event()
+    led: list[str] = []
+
+    async def lead(lease: AdvisoryLease, label: str, until: asyncio.Event | None = None) -> None:
+        async with lease():
+            led.append(label)
+            if until is not None:
+                await until.wait()
+
+    leader = asyncio.create_task(lead(first, "first", release_first))
+    await asyncio.sleep(0.2)
+    standby = asyncio.create_task(lead(second, "second"))
+    await lead(other_projection, "other")
+    await asyncio.sleep(0.3)
+    assert led == ["first", "other"], "the standby must wait while the first leads"
+    release_first.set()
+    await leader
+    await asyncio.wait_for(standby, 5)
+    assert led == ["first", "other", "second"]
+
+
+async def test_losing_the_lease_connection_ends_the_term(postgres_url: str) -> None:
+    lease = AdvisoryLease(postgres_url, "order_views", retry_interval=0.05, check_interval=0.05)
+    plain = postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    admin = await asyncpg.connect(plain)
+    try:
+        with pytest.raises(LeaseLostError):
+            async with lease():
+                holder = await admin.fetchval(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2::oid",
+                    LOCK_CLASS, lock_key("order_views") % 2**32,
+                )
+                assert holder is not None
+                await admin.execute("SELECT pg_terminate_backend($1)", holder)
+                await asyncio.sleep(5)
+                raise AssertionError("the body was not interrupted")
+    finally:
+        await admin.close()
+
+
+async def test_stopping_a_leader_is_a_plain_cancellation(postgres_url: str) -> None:
+    lease = AdvisoryLease(postgres_url, "order_views", retry_interval=0.05)
+    entered = asyncio.Event()
+
+    async def lead() -> None:
+        async with lease():
+            entered.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(lead())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with AdvisoryLease(postgres_url, "order_views", retry_interval=0.05)():
+        pass
