@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,28 +127,47 @@ async def test_tailing_reader_sees_every_committed_event_once_in_order(postgres_
     assert {result.position for result in tailing.results} <= set(tailing.seen)
 
 
-@pytest.mark.skipif(
-    os.environ.get("ORDERLY_ORDERING_CONTROLS") != "1",
-    reason="negative controls are probabilistic; run with ORDERLY_ORDERING_CONTROLS=1",
-)
-@pytest.mark.parametrize("safeguard", ["horizon", "append lock"])
-async def test_control_without_a_safeguard_the_reader_misses_events(
-    safeguard: str, postgres_url: str, plain_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("horizon", [True, False], ids=["with the horizon", "control: without it"])
+async def test_a_later_position_committing_first_is_not_skipped(
+    horizon: bool, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Shows the ordering test can fail: remove one safeguard and events go missing."""
-    if safeguard == "horizon":
+    """Deterministic: A takes the lower position but commits after B. A reader that trusts
+    "position > checkpoint" alone (the control) passes B and never sees A."""
+    if not horizon:
         monkeypatch.setattr(sql_store, "_READ_LOG_POSTGRES", sql_store._READ_LOG)
-    else:
-        connection = await asyncpg.connect(plain_url)
-        try:
-            definition = await connection.fetchval("SELECT pg_get_functiondef('orderly_append'::regproc)")
-            await connection.execute(re.sub(r"PERFORM pg_advisory_lock\(\d+\);", "", definition))
-        finally:
-            await connection.close()
+    database = create_database(postgres_url)
+    release = asyncio.Event()
+    holding = asyncio.Event()
 
-    tailing = await tail_while_writing(postgres_url)
+    async def hold_before_commit() -> None:
+        holding.set()
+        await release.wait()
 
-    assert tailing.missed(), f"without the {safeguard} no event was missed this time"
+    slow, fast = SqlEventStore(database, before_commit=hold_before_commit), SqlEventStore(database)
+    try:
+        first = asyncio.create_task(slow.append("a", "order", events_for("a", 1), expected_version=0, command=stamp()))
+        await holding.wait()
+        second = await fast.append("b", "order", events_for("b", 1), expected_version=0, command=stamp())
+        seen = [event.position for event in await fast.read_log(after=0, limit=10)]
+        checkpoint = seen[-1] if seen else 0
+        release.set()
+        lower = await first
+        assert lower.position < second.position
+        for _ in range(200):
+            batch = await fast.read_log(after=checkpoint, limit=10)
+            seen.extend(event.position for event in batch)
+            checkpoint = seen[-1] if seen else 0
+            if checkpoint >= second.position:
+                break
+            await asyncio.sleep(0.01)
+        missed = {lower.position, second.position} - set(seen)
+        if horizon:
+            assert seen == [lower.position, second.position]
+        else:
+            assert missed == {lower.position}, "the control should have skipped the lower position"
+    finally:
+        release.set()
+        await database.dispose()
 
 
 async def test_an_open_transaction_holds_the_horizon_back(postgres_url: str, plain_url: str) -> None:
