@@ -44,7 +44,8 @@ async def test_losing_the_lease_connection_ends_the_term(postgres_url: str) -> N
         with pytest.raises(LeaseLostError):
             async with lease():
                 holder = await admin.fetchval(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2::oid",
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2::oid"
+                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                     LOCK_CLASS, lock_key("order_views") % 2**32,
                 )
                 assert holder is not None
