@@ -63,7 +63,7 @@ def _decode_value(hint: Any, value: Any) -> Any:
     if origin is tuple:
         item_hint = typing.get_args(hint)[0]
         return tuple(_decode_value(item_hint, item) for item in value)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = _hints(hint)
         return hint(**{
             field.name: _decode_value(hints[field.name], value.get(field.name))

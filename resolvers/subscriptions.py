@@ -72,6 +72,7 @@ class Subscription:
                 f"projection {name} did not reach position {position} within {timeout_ms} ms"
             )
         status = await services.status(name)
+        assert status is not None, "check_projection let an unknown projection through"
         yield ProjectionStatus.from_view(status)
 
 

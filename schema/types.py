@@ -179,7 +179,7 @@ class Event:
             version=record.version,
             position=Position(record.position),
             occurred_at=record.occurred_at,
-            data=dict(record.data),
+            data=JSON(dict(record.data)),
         )
 
 
