@@ -27,6 +27,7 @@ from projections.runner import ProjectionRunner
 from projections.status import ProjectionStatusView, get_status, projection_statuses
 from projections.tracker import ProjectionTracker
 from schema.context import Services
+from schema.loaders import BatchedOrderReader
 
 logger = logging.getLogger(__name__)
 
@@ -133,11 +134,13 @@ def build_container(
     tracker = ProjectionTracker(bus, database, PROJECTIONS, poll_interval=settings.poll_interval) if api else None
     services = None
     if tracker is not None:
+        orders = OrderViewQueries(database)
         services = Services(
             commands=CommandBus(store),
             clock=clock,
             store=store,
-            orders=OrderViewQueries(database),
+            orders=orders,
+            order_reader=BatchedOrderReader(orders),
             customers=CustomerSummaryQueries(database),
             tracker=tracker,
             projection_names=tuple(PROJECTIONS),

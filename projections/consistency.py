@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from typing import Protocol
 
 from eventstore.bus import Notice
 from projections.order_views.queries import NAME as ORDER_VIEWS
-from projections.order_views.queries import OrderView, OrderViewQueries
+from projections.order_views.queries import OrderView
 from projections.tracker import ProjectionTracker
+
+
+class OrderReader(Protocol):
+    """Reads one order's current view (OrderViewQueries, or a batching reader in front of it)."""
+
+    async def get(self, order_id: str) -> OrderView | None:
+        """The view, or None."""
+        ...
 
 
 def _concerns(notice: Notice, order_id: str, version: int) -> bool:
@@ -24,7 +33,7 @@ def _concerns(notice: Notice, order_id: str, version: int) -> bool:
 
 
 async def wait_for_order_version(
-    tracker: ProjectionTracker, orders: OrderViewQueries, order_id: str, min_version: int, timeout: float | None
+    tracker: ProjectionTracker, orders: OrderReader, order_id: str, min_version: int, timeout: float | None
 ) -> OrderView | None:
     """The order's view once it reaches min_version, or what it has when timeout (None: never) passes."""
     loop = asyncio.get_running_loop()
@@ -44,7 +53,7 @@ async def wait_for_order_version(
 
 
 async def order_updates(
-    tracker: ProjectionTracker, orders: OrderViewQueries, order_id: str
+    tracker: ProjectionTracker, orders: OrderReader, order_id: str
 ) -> AsyncGenerator[OrderView, None]:
     """The order's current view (when it has one), then each newer version, until closed."""
     async with tracker.listen(ORDER_VIEWS) as inbox:

@@ -38,7 +38,7 @@ class Query:
         if min_version is not None:
             check_min_version(min_version)
             view = await wait_for_order_version(
-                services.tracker, services.orders, str(order_id), min_version, timeout
+                services.tracker, services.order_reader, str(order_id), min_version, timeout
             )
         else:
             view = await services.orders.get(str(order_id))

@@ -32,7 +32,7 @@ class Subscription:
         services = info.context.services
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
-        view = await wait_for_order_version(services.tracker, services.orders, str(order_id), min_version, timeout)
+        view = await wait_for_order_version(services.tracker, services.order_reader, str(order_id), min_version, timeout)
         if view is None or view.version < min_version:
             raise ConsistencyTimeoutError(
                 f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
@@ -47,7 +47,7 @@ class Subscription:
     )
     async def order_updated(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
         services = info.context.services
-        versions = order_updates(services.tracker, services.orders, str(order_id))
+        versions = order_updates(services.tracker, services.order_reader, str(order_id))
         try:
             async for view in versions:
                 yield Order.from_view(view)

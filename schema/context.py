@@ -10,6 +10,7 @@ from domain.command_bus import CommandBus
 from domain.ports import Clock
 from eventstore.sql_store import SqlEventStore
 from projections.customer_summaries.queries import CustomerSummaryQueries
+from projections.consistency import OrderReader
 from projections.order_views.queries import OrderViewQueries
 from projections.status import ProjectionStatusView
 from projections.tracker import ProjectionTracker
@@ -24,6 +25,7 @@ class Services:
     clock: Clock
     store: SqlEventStore
     orders: OrderViewQueries
+    order_reader: OrderReader
     customers: CustomerSummaryQueries
     tracker: ProjectionTracker
     projection_names: tuple[str, ...]

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from strawberry.dataloader import DataLoader
 
 from projections.customer_summaries.queries import CustomerSummaryQueries, CustomerSummaryView
+from projections.order_views.queries import OrderView, OrderViewQueries
+
+MAX_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -25,3 +28,22 @@ def build_loaders(customers: CustomerSummaryQueries, *, cache: bool) -> Loaders:
         return [found.get(customer_id) for customer_id in customer_ids]
 
     return Loaders(customer_summary=DataLoader(load_fn=load_summaries, cache=cache))
+
+
+class BatchedOrderReader:
+    """One per process: the order reads of every waiting subscription in the same event-loop
+    tick become one query (a RESYNC wakes thousands at once). Nothing is cached, so a read
+    is never older than the notice that triggered it."""
+
+    def __init__(self, orders: OrderViewQueries) -> None:
+        async def load_views(order_ids: Sequence[str]) -> list[OrderView | None]:
+            found = await orders.get_many(list(dict.fromkeys(order_ids)))
+            return [found.get(order_id) for order_id in order_ids]
+
+        self._loader: DataLoader[str, OrderView | None] = DataLoader(
+            load_fn=load_views, cache=False, max_batch_size=MAX_BATCH
+        )
+
+    async def get(self, order_id: str) -> OrderView | None:
+        """The order's current view, read in a batch with this tick's other reads."""
+        return await self._loader.load(order_id)
