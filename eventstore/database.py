@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -28,10 +29,41 @@ class Database:
     write_engine: AsyncEngine
     is_postgres: bool
     url: str
+    pool_size: int = 10
+    connect_timeout: float = 5.0
+    _raw_pool: asyncpg.Pool | None = field(default=None, repr=False)
+    _raw_pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    async def raw_pool(self) -> asyncpg.Pool:
+        """PostgreSQL only: a plain asyncpg pool for the append hot path, made on first use.
+
+        SQLAlchemy's checkout, isolation switching and result wrapping cost about as much
+        client CPU as PostgreSQL spends on the append itself; the append is one statement
+        that changes no session state, so the pool skips asyncpg's reset on release.
+        """
+        if not self.is_postgres:
+            raise RuntimeError("the raw pool exists on PostgreSQL only")
+        async with self._raw_pool_lock:
+            if self._raw_pool is None:
+                self._raw_pool = await asyncpg.create_pool(
+                    make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False),
+                    min_size=1,
+                    max_size=self.pool_size,
+                    timeout=self.connect_timeout,
+                    reset=_no_reset,
+                )
+        return self._raw_pool
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
+        if self._raw_pool is not None:
+            pool, self._raw_pool = self._raw_pool, None
+            await pool.close()
         await self.engine.dispose()
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """Statements on the raw pool leave no session state behind (see Database.raw_pool)."""
 
 
 def normalise_url(url: str) -> URL:
@@ -75,6 +107,8 @@ def create_database(
         write_engine=write_engine,
         is_postgres=is_postgres,
         url=parsed.render_as_string(hide_password=False),
+        pool_size=pool_size,
+        connect_timeout=connect_timeout,
     )
 
 

@@ -31,6 +31,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, bindparam, exc, func, insert, literal_column, select, text
+import orjson
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError, ServiceUnavailableError
@@ -93,6 +95,18 @@ _APPEND_POSTGRES = text(
     SELECT summary.first_position, summary.last_position, recorded.version FROM summary, recorded
     """
 ).bindparams(bindparam("events", type_=JSONB))
+
+# The same statement for the raw asyncpg pool (positional parameters).
+_APPEND_POSTGRES_RAW = (
+    str(_APPEND_POSTGRES.compile(dialect=postgresql.dialect()))
+    .replace("%(stream_id)s", "$1")
+    .replace("%(stream_type)s", "$2")
+    .replace("%(expected_version)s", "$3")
+    .replace("%(command_id)s", "$4")
+    .replace("%(command_type)s", "$5")
+    .replace("%(fingerprint)s", "$6")
+    .replace("%(events)s", "$7")
+)
 
 _STREAM_CONFLICT_SQLSTATE = "OR409"
 _UNIQUE_VIOLATION_SQLSTATE = "23505"
@@ -204,8 +218,20 @@ class SqlEventStore:
             "events": documents,
         }
         if self._before_commit is None:
-            async with self._appender.connect() as connection:
-                row = (await connection.execute(_APPEND_POSTGRES, params)).one()
+            pool = await self._database.raw_pool()
+            async with pool.acquire() as connection:
+                row = await connection.fetchrow(
+                    _APPEND_POSTGRES_RAW,
+                    stream_id,
+                    stream_type,
+                    expected_version,
+                    command.command_id,
+                    command.command_type,
+                    command.fingerprint,
+                    orjson.dumps(documents).decode(),
+                )
+            assert row is not None
+            return int(row["first_position"]), int(row["last_position"]), int(row["version"])
         else:
             async with self._database.write_engine.begin() as connection:
                 row = (await connection.execute(_APPEND_POSTGRES, params)).one()
@@ -309,16 +335,18 @@ def _recorded(row: Row[Any]) -> RecordedEvent:
 
 def _translate(error: Exception, stream_id: str, expected: int, command_id: str) -> Exception | None:
     """The domain error a driver error stands for, if any."""
+    driver_error: BaseException | None = error
     if isinstance(error, exc.DBAPIError) and error.orig is not None:
-        sqlstate = getattr(error.orig, "sqlstate", None)
         driver_error = error.orig.__cause__
+    sqlstate = getattr(driver_error, "sqlstate", None) or getattr(getattr(error, "orig", None), "sqlstate", None)
+    if sqlstate is not None or isinstance(error, exc.IntegrityError):
         if sqlstate == _STREAM_CONFLICT_SQLSTATE:
             detail = getattr(driver_error, "detail", None)
             actual = int(detail) if isinstance(detail, str) and detail.isdigit() else None
             return ConcurrencyConflictError(stream_id, expected=expected, actual=actual)
         if sqlstate == _UNIQUE_VIOLATION_SQLSTATE or isinstance(error, exc.IntegrityError):
             # asyncpg names the constraint; SQLite only says "UNIQUE constraint failed: t.c".
-            constraint = getattr(driver_error, "constraint_name", None) or str(error.orig)
+            constraint = getattr(driver_error, "constraint_name", None) or str(getattr(error, "orig", error))
             if "pk_commands" in constraint or "commands.command_id" in constraint:
                 return DuplicateCommandError(command_id)
             if "uq_events_stream_version" in constraint or "events.stream_id, events.version" in constraint:
