@@ -1,0 +1,1 @@
+"""Baselines the bench measures Orderly against, each served by uvicorn with one worker."""

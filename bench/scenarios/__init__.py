@@ -1,0 +1,1 @@
+"""One module per scenario of the issue; each adds its figures to the BenchContext."""
