@@ -28,7 +28,7 @@ class Settings:
     run_projectors: bool = True
     poll_interval: float = 1.0
     batch_size: int = 500
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     db_max_overflow: int = 10
     db_pool_timeout: float = 5.0
     log_level: str = "INFO"

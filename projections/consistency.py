@@ -38,7 +38,7 @@ async def wait_for_order_version(
     """The order's view once it reaches min_version, or what it has when timeout (None: never) passes."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
-    async with tracker.listen(ORDER_VIEWS) as inbox:
+    async with tracker.listen(ORDER_VIEWS, key=order_id) as inbox:
         view = await orders.get(order_id)
         while view is None or view.version < min_version:
             remaining = None if deadline is None else deadline - loop.time()
@@ -56,7 +56,7 @@ async def order_updates(
     tracker: ProjectionTracker, orders: OrderReader, order_id: str
 ) -> AsyncGenerator[OrderView, None]:
     """The order's current view (when it has one), then each newer version, until closed."""
-    async with tracker.listen(ORDER_VIEWS) as inbox:
+    async with tracker.listen(ORDER_VIEWS, key=order_id) as inbox:
         view = await orders.get(order_id)
         version = 0
         if view is not None:

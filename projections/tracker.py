@@ -39,6 +39,7 @@ class ProjectionTracker:
         self._known: dict[str, int | None] = dict.fromkeys(self._names)
         self._changed: dict[str, asyncio.Event] = {name: asyncio.Event() for name in self._names}
         self._listeners: dict[str, set[Inbox]] = defaultdict(set)
+        self._keyed: dict[str, dict[str, set[Inbox]]] = defaultdict(lambda: defaultdict(set))
         self._task: asyncio.Task[None] | None = None
         self._poll_soon = False
         self.polls = 0  # checkpoint reads so far (one per poll, however many listeners)
@@ -60,22 +61,32 @@ class ProjectionTracker:
 
     def listener_count(self) -> int:
         """Open listener inboxes (for leak checks)."""
-        return sum(len(inboxes) for inboxes in self._listeners.values())
+        keyed = sum(len(inboxes) for by_key in self._keyed.values() for inboxes in by_key.values())
+        return keyed + sum(len(inboxes) for inboxes in self._listeners.values())
 
     @asynccontextmanager
-    async def listen(self, name: str) -> AsyncIterator[Subscription]:
-        """An inbox of the projection's notices, with RESYNC whenever some may have been missed."""
+    async def listen(self, name: str, key: str | None = None) -> AsyncIterator[Subscription]:
+        """An inbox of the projection's notices, with RESYNC whenever some may have been missed.
+
+        With a key (a stream id), only notices whose batch touched that stream are delivered
+        (and every RESYNC): a commit wakes the subscriptions it concerns, not all of them.
+        """
         self._require(name)
         inbox = Inbox()
-        self._listeners[name].add(inbox)
+        members = self._listeners[name] if key is None else self._keyed[name][key]
+        members.add(inbox)
         try:
             yield inbox
         finally:
-            listeners = self._listeners.get(name)
-            if listeners is not None:
-                listeners.discard(inbox)
-                if not listeners:
-                    del self._listeners[name]
+            members.discard(inbox)
+            if not members:
+                if key is None:
+                    self._listeners.pop(name, None)
+                else:
+                    by_key = self._keyed.get(name, {})
+                    by_key.pop(key, None)
+                    if not by_key:
+                        self._keyed.pop(name, None)
 
     async def wait_for_position(self, name: str, position: int, timeout: float | None) -> bool:
         """Whether the projection's checkpoint reaches position within timeout seconds."""
@@ -122,6 +133,10 @@ class ProjectionTracker:
                     next_poll = loop.time()
                     while True:
                         if self._poll_soon or loop.time() >= next_poll:
+                            # Notices already here first: a poll that ran ahead of them
+                            # would look like a loss and make every listener re-read.
+                            while (pending := await inbox.get(timeout=0)) is not None:
+                                self._on_notice(pending)
                             self._poll_soon = False
                             next_poll = loop.time() + self._poll_interval
                             await self._poll()
@@ -181,7 +196,17 @@ class ProjectionTracker:
     def _deliver(self, name: str, notice: Notice) -> None:
         for inbox in tuple(self._listeners.get(name, ())):
             inbox.put(notice)
+        by_key = self._keyed.get(name)
+        if not by_key:
+            return
+        if notice.get("resync"):
+            targets = [inbox for inboxes in by_key.values() for inbox in inboxes]
+        else:
+            streams = notice.get("streams") or {}
+            targets = [inbox for key in streams if key in by_key for inbox in by_key[key]]
+        for inbox in targets:
+            inbox.put(notice)
 
     def _broadcast_resync(self) -> None:
-        for name in tuple(self._listeners):
+        for name in set(self._listeners) | set(self._keyed):
             self._deliver(name, RESYNC)

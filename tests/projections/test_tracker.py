@@ -125,6 +125,24 @@ async def test_listeners_get_contiguous_notices_and_resync_after_a_gap(
     assert tracker.listener_count() == 0
 
 
+async def test_a_keyed_listener_hears_only_batches_that_touched_its_stream(
+    tracker: ProjectionTracker, bus: InProcessBus
+) -> None:
+    channel = projection_channel("order_views")
+    other = {"name": "order_views", "from_position": 0, "position": 2, "streams": {"o-2": 1}}
+    mine = {"name": "order_views", "from_position": 2, "position": 4, "streams": {"o-1": 1, "o-3": 1}}
+    after_gap = {"name": "order_views", "from_position": 6, "position": 7, "streams": {"o-9": 1}}
+    async with tracker.listen("order_views", key="o-1") as keyed, tracker.listen("order_views") as everything:
+        assert tracker.listener_count() == 2
+        for notice in (other, mine, after_gap):
+            await bus.publish(channel, notice)
+        assert await keyed.get(timeout=1.0) == mine
+        assert await keyed.get(timeout=1.0) == RESYNC  # a gap concerns every listener
+        assert await keyed.get(timeout=0.05) is None
+        assert [await everything.get(timeout=1.0) for _ in range(3)] == [other, mine, RESYNC]
+    assert tracker.listener_count() == 0
+
+
 async def test_an_overflowing_bus_inbox_resyncs_every_listener(tracker: ProjectionTracker, bus: InProcessBus) -> None:
     async with tracker.listen("customer_summaries") as inbox:
         await bus.publish(projection_channel("order_views"), RESYNC)  # what an overflowed inbox yields
