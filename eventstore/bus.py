@@ -8,9 +8,12 @@ missed one receives RESYNC and re-reads the store.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 Notice = Mapping[str, Any]
 
@@ -57,3 +60,17 @@ class NotificationBus(Protocol):
     def is_healthy(self) -> bool:
         """Whether the bus is connected now."""
         ...
+
+
+async def announce_appended(
+    bus: NotificationBus | None, *, stream_id: str, version: int, first_position: int, position: int
+) -> None:
+    """After an append committed: ring the "events appended" doorbell, never failing the append."""
+    if bus is None:
+        return
+    notice = {"stream_id": stream_id, "version": version, "first_position": first_position, "position": position}
+    try:
+        await bus.publish(EVENTS_CHANNEL, notice)
+    except Exception:
+        # The append is committed; readers poll, so a lost doorbell only delays them.
+        log.warning("could not announce appended events", extra=notice, exc_info=True)

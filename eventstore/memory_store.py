@@ -18,7 +18,7 @@ from typing import Any
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError
 from domain.events import Event
 from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent
-from eventstore.bus import EVENTS_CHANNEL, NotificationBus
+from eventstore.bus import NotificationBus, announce_appended
 from eventstore.codec import decode, encode
 
 log = logging.getLogger(__name__)
@@ -139,19 +139,13 @@ class InMemoryEventStore:
         return recorded
 
     async def _announce(self, result: AppendResult, first_position: int) -> None:
-        if self._bus is None:
-            return
-        notice = {
-            "stream_id": result.stream_id,
-            "version": result.version,
-            "first_position": first_position,
-            "position": result.position,
-        }
-        try:
-            await self._bus.publish(EVENTS_CHANNEL, notice)
-        except Exception:
-            log.warning("could not announce appended events", extra=notice, exc_info=True)
-
+        await announce_appended(
+            self._bus,
+            stream_id=result.stream_id,
+            version=result.version,
+            first_position=first_position,
+            position=result.position,
+        )
 
 def _fresh(event: RecordedEvent) -> RecordedEvent:
     # Callers get their own copy of the stored data, as they would from a database.

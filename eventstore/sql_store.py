@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError, ServiceUnavailableError
 from domain.events import Event
 from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent
-from eventstore.bus import EVENTS_CHANNEL, NotificationBus
+from eventstore.bus import NotificationBus, announce_appended
 from eventstore.codec import decode, encode
 from eventstore.database import Database, is_unavailable
 from eventstore.tables import commands, events
@@ -280,19 +280,13 @@ class SqlEventStore:
         return int(positions[0]), int(positions[-1]), version
 
     async def _announce(self, result: AppendResult, first_position: int) -> None:
-        if self._bus is None:
-            return
-        notice = {
-            "stream_id": result.stream_id,
-            "version": result.version,
-            "first_position": first_position,
-            "position": result.position,
-        }
-        try:
-            await self._bus.publish(EVENTS_CHANNEL, notice)
-        except Exception:
-            # The append is committed; readers poll, so a lost doorbell only delays them.
-            log.warning("could not announce appended events", extra=notice, exc_info=True)
+        await announce_appended(
+            self._bus,
+            stream_id=result.stream_id,
+            version=result.version,
+            first_position=first_position,
+            position=result.position,
+        )
 
     async def _fetch(self, statement: Any, params: dict[str, Any]) -> Sequence[Row[Any]]:
         try:
