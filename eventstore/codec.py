@@ -12,7 +12,8 @@ import typing
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, cast
 
 from domain.events import EVENT_TYPES, Event
 
@@ -33,7 +34,8 @@ def decode(type_name: str, schema_version: int, data: dict[str, Any]) -> Event:
         raise UnknownEventTypeError(f"unknown event type {type_name!r}")
     for version in range(schema_version, cls.schema_version):
         data = cls.upcasters[version](data)
-    return _decode_value(cls, data)
+    event: Event = _decoder(cast(Hashable, cls))(data)
+    return event
 
 
 def _encode_value(value: Any) -> Any:
@@ -48,30 +50,43 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
+Decoder = Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
 @cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _decode_value(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _decoder(hint: Any) -> Decoder:
+    """A decoding function for one type hint, built once (decode runs for every stored event)."""
     origin = typing.get_origin(hint)
+    convert: Decoder
     if origin in (typing.Union, types.UnionType):
         inner = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        return _decode_value(inner[0], value)
-    if origin is tuple:
-        item_hint = typing.get_args(hint)[0]
-        return tuple(_decode_value(item_hint, item) for item in value)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints = _hints(hint)
-        return hint(**{
-            field.name: _decode_value(hints[field.name], value.get(field.name))
-            for field in dataclasses.fields(hint)
-            if field.init
-        })
-    if hint is Decimal:
-        return Decimal(value)
-    if hint is datetime:
-        return datetime.fromisoformat(value)
-    return value
+        convert = _decoder(inner[0])
+    elif origin is tuple:
+        item = _decoder(typing.get_args(hint)[0])
+
+        def convert(value: Any) -> Any:
+            return tuple(item(element) for element in value)
+
+    elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        fields = [(field.name, _decoder(hints[field.name])) for field in dataclasses.fields(hint) if field.init]
+        cls = hint
+
+        def convert(value: Any) -> Any:
+            return cls(**{name: decode_field(value.get(name)) for name, decode_field in fields})
+
+    elif hint is Decimal:
+        convert = Decimal
+    elif hint is datetime:
+        convert = datetime.fromisoformat
+    else:
+        convert = _identity
+
+    def decode_or_none(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return decode_or_none

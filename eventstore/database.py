@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
 # Execution option read by the "begin" hook below; only the write engine sets it.
 _BEGIN_OPTION = "orderly_sqlite_begin"
 
@@ -51,6 +52,7 @@ class Database:
                     max_size=self.pool_size,
                     timeout=self.connect_timeout,
                     reset=_no_reset,
+                    server_settings=SERVER_SETTINGS,
                 )
         return self._raw_pool
 
@@ -95,7 +97,10 @@ def create_database(
         pooling = {}
     if is_postgres:
         # Fail fast when the server is unreachable instead of asyncpg's 60 s default.
-        pooling["connect_args"] = {"timeout": connect_timeout}
+        # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
+        # generic plan made for no particular parameters (a sequential scan for
+        # `order_id = ANY($1)` on a large table) and keep it. Plan for the real values.
+        pooling["connect_args"] = {"timeout": connect_timeout, "server_settings": SERVER_SETTINGS}
     engine = create_async_engine(parsed, json_serializer=_dumps, json_deserializer=orjson.loads, **pooling)
     if is_postgres:
         write_engine = engine

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 
-from sqlalchemy import text
 
 from domain.ports import RecordedEvent
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, Subscription, projection_channel
@@ -231,12 +230,6 @@ class ProjectionRunner:
         else:
             state = ProjectionState.REBUILDING if self._rebuilding else ProjectionState.CATCHING_UP
         async with self._database.write_engine.begin() as conn:
-            if self._database.is_postgres:
-                # asyncpg prepares each statement once per connection; after five runs
-                # PostgreSQL may settle on a generic plan made while the tables were small
-                # (a sequential scan for `key = ANY(:keys)`) and keep it as they grow, as
-                # in a catch-up from zero. Plan every statement for its real parameters.
-                await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             # The checkpoint row first: it serialises concurrent runners before any work.
             if not await advance_checkpoint(conn, self.name, from_position, to_position, state):
                 return None
