@@ -24,14 +24,24 @@ def _insert(conn: AsyncConnection, table: Table) -> Any:
     raise NotImplementedError(f"no upsert for dialect {conn.dialect.name}")
 
 
-async def upsert(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], *, key: Sequence[str]) -> None:
-    """Insert the rows, replacing every non-key column of rows whose key already exists."""
+async def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: Sequence[str],
+    newer: str | None = None,
+) -> None:
+    """Insert the rows, replacing every non-key column of rows whose key already exists
+    (with `newer`, only where the new row's `newer` column is higher)."""
     if not rows:
         return
     statement = _insert(conn, table)
     columns = [column.name for column in table.columns if column.name not in key]
     statement = statement.on_conflict_do_update(
-        index_elements=list(key), set_={name: statement.excluded[name] for name in columns}
+        index_elements=list(key),
+        set_={name: statement.excluded[name] for name in columns},
+        where=None if newer is None else table.c[newer] < statement.excluded[newer],
     )
     await conn.execute(statement, list(rows))
 

@@ -1,4 +1,4 @@
-"""What a projector is to the runner (a batch apply function and its tables), and the log it reads."""
+"""What a projector is to the runner (a batch planning function and its tables), and the log it reads."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.ports import RecordedEvent
+from projections.commit import BatchChanges, write_upserts
 
-# apply(conn, events) folds a batch into the read model inside the caller's transaction and
-# returns {stream_id: stream version the read model reflects after the batch}.
-ApplyBatch = Callable[[AsyncConnection, Sequence[RecordedEvent]], Awaitable[dict[str, int]]]
+# plan(conn, events) reads what the batch needs from the read model and folds the batch
+# into rows to write; it writes nothing. The runner commits the rows with the checkpoint
+# (projections/commit.py), whose compare-and-set fails if anyone committed since the read.
+PlanBatch = Callable[[AsyncConnection, Sequence[RecordedEvent]], Awaitable[BatchChanges]]
 
 
 class ProjectionGapError(Exception):
@@ -28,10 +30,17 @@ class ProjectionGapError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class Projector:
-    """A read model's batch apply function and the tables a rebuild clears."""
+    """A read model's batch planning function and the tables a rebuild clears."""
 
-    apply: ApplyBatch
+    plan: PlanBatch
     tables: tuple[Table, ...]
+
+    async def apply(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
+        """Plan the batch and write it inside the caller's transaction (no checkpoint);
+        returns {stream_id: version the read model reflects}."""
+        changes = await self.plan(conn, events)
+        await write_upserts(conn, changes.upserts)
+        return changes.streams
 
 
 class EventLog(Protocol):

@@ -18,14 +18,9 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from domain.ports import RecordedEvent
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, Subscription, projection_channel
 from eventstore.database import Database
-from projections.checkpoints import (
-    Checkpoint,
-    ProjectionState,
-    advance_checkpoint,
-    ensure_checkpoint,
-    read_checkpoint,
-    set_state,
-)
+from projections.bulk import single_statement_reader
+from projections.checkpoints import Checkpoint, ProjectionState, ensure_checkpoint, read_checkpoint, set_state
+from projections.commit import commit_batch
 from projections.projector import EventLog, Projector
 from projections.rebuild import rebuild
 from projections.tasks import cancel_and_wait
@@ -63,6 +58,7 @@ class ProjectionRunner:
         self.name = name
         self._projector = projector
         self._database = database
+        self._reader = single_statement_reader(database)
         self._store = store
         self._bus = bus
         self._batch_size = batch_size
@@ -80,6 +76,7 @@ class ProjectionRunner:
         self._failures = 0
         self._announced = 0
         self._hidden_retries = 0
+        self._term_position: int | None = None
 
     @property
     def state(self) -> ProjectionState:
@@ -126,9 +123,17 @@ class ProjectionRunner:
         await rebuild(self._database, self.name, bus=self._bus, projections={self.name: self._projector})
 
     async def catch_up(self) -> int:
-        """Apply every batch the log has now; returns how many events were applied."""
-        checkpoint = await self._checkpoint()
-        position = checkpoint.position
+        """Apply every batch the log has now, from the stored checkpoint; returns how many events were applied."""
+        self._term_position = None
+        return await self._catch_up()
+
+    async def _catch_up(self) -> int:
+        # The checkpoint is read once per term (and after a lost compare-and-set): while the
+        # runner leads, it alone moves the checkpoint, and a rebuild or a rival's commit
+        # makes the next compare-and-set fail, which reads it again.
+        if self._term_position is None:
+            self._term_position = (await self._checkpoint()).position
+        position = self._term_position
         applied = 0
         while True:
             events = await self._store.read_log(after=position, limit=self._batch_size)
@@ -140,9 +145,9 @@ class ProjectionRunner:
             if committed is None:
                 checkpoint = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, checkpoint.position)
-                position = checkpoint.position
+                position = self._term_position = checkpoint.position
                 continue
-            position = committed
+            position = self._term_position = committed
             applied += len(events)
             if len(events) < self._batch_size:
                 break
@@ -160,6 +165,7 @@ class ProjectionRunner:
             try:
                 async with self._lease() if self._lease is not None else nullcontext():
                     self._active = True
+                    self._term_position = None
                     await self._lead()
             except Exception as error:
                 self._failures += 1
@@ -175,12 +181,15 @@ class ProjectionRunner:
             polled = True
             while True:
                 try:
-                    await self.catch_up()
+                    if polled:
+                        self._term_position = None  # a quiet interval: look at the checkpoint again
+                    await self._catch_up()
                     if polled:
                         # No notice says what the log holds (at start, after a quiet poll
                         # interval), so ask: the head shows events read_log still hides.
                         self._announced = max(self._announced, await self._store.head_position())
                 except Exception as error:
+                    self._term_position = None
                     await self._record_failure(error)
                     await asyncio.sleep(self._backoff())
                     continue
@@ -206,7 +215,10 @@ class ProjectionRunner:
             announced = notice.get("position")
             if isinstance(announced, int):
                 self._announced = max(self._announced, announced)
-            if notice.get("resync") or not isinstance(announced, int) or announced > self._position:
+            if notice.get("resync"):
+                self._term_position = None  # e.g. a rebuild reset the checkpoint
+                return False
+            if not isinstance(announced, int) or announced > self._position:
                 return False
         return True
 
@@ -229,11 +241,14 @@ class ProjectionRunner:
             state = ProjectionState.RUNNING
         else:
             state = ProjectionState.REBUILDING if self._rebuilding else ProjectionState.CATCHING_UP
-        async with self._database.write_engine.begin() as conn:
-            # The checkpoint row first: it serialises concurrent runners before any work.
-            if not await advance_checkpoint(conn, self.name, from_position, to_position, state):
-                return None
-            streams = await self._projector.apply(conn, events)
+        # Read what the batch needs outside the write: if another runner (or a rebuild)
+        # commits after this read, the checkpoint is no longer at from_position and the
+        # compare-and-set below writes nothing.
+        async with self._reader.connect() as conn:
+            changes = await self._projector.plan(conn, events)
+        if not await commit_batch(self._database, self.name, from_position, to_position, state, changes.upserts):
+            return None
+        streams = changes.streams
         self._position, self._persisted, self._last_error = to_position, state, None
         if self._state is ProjectionState.FAILED:
             log.info("projection %s recovered at position %d", self.name, to_position)

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 from domain.ports import RecordedEvent
-from projections.bulk import rows_by_key, upsert
+from projections.bulk import rows_by_key
+from projections.commit import BatchChanges, Upsert
 from projections.customer_summaries.tables import customer_order_facts, customer_summaries
 from projections.money import format_amount, to_minor
 from projections.projector import ProjectionGapError, Projector
@@ -133,8 +134,8 @@ def _fold(fact: _Fact | None, recorded: RecordedEvent) -> _Fact:
     return fact
 
 
-async def apply(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
-    """Fold a batch into customer_summaries; events the facts already reflect are ignored."""
+async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
+    """Fold a batch into customer_summaries rows; events the facts already reflect are ignored."""
     relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
     facts = await _load_facts(conn, list(dict.fromkeys(recorded.stream_id for recorded in relevant)))
     before = {order_id: (fact.status, fact.value) for order_id, fact in facts.items()}
@@ -148,7 +149,7 @@ async def apply(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[
             raise ProjectionGapError(recorded.stream_id, held, recorded.version)
         facts[recorded.stream_id] = changed[recorded.stream_id] = _fold(fact, recorded)
     if not changed:
-        return {}
+        return BatchChanges()
 
     summaries = await _load_summaries(conn, list(dict.fromkeys(fact.customer_id for fact in changed.values())))
     for order_id, fact in changed.items():
@@ -157,9 +158,14 @@ async def apply(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[
             summary = summaries[fact.customer_id] = _empty_summary(fact.customer_id)
         _move(summary, before.get(order_id), fact)
 
-    await upsert(conn, customer_order_facts, [fact.row() for fact in changed.values()], key=("order_id",))
-    await upsert(conn, customer_summaries, [_summary_row(row) for row in summaries.values()], key=("customer_id",))
-    return {order_id: fact.version for order_id, fact in changed.items()}
+    return BatchChanges(
+        upserts=(
+            Upsert(table=customer_order_facts, rows=[fact.row() for fact in changed.values()], key=("order_id",)),
+            Upsert(table=customer_summaries, rows=[_summary_row(row) for row in summaries.values()], key=("customer_id",)),
+        ),
+        streams={order_id: fact.version for order_id, fact in changed.items()},
+    )
 
 
-PROJECTOR = Projector(apply=apply, tables=(customer_summaries, customer_order_facts))
+PROJECTOR = Projector(plan=plan, tables=(customer_summaries, customer_order_facts))
+apply = PROJECTOR.apply

@@ -1,4 +1,4 @@
-"""Folds order events into order_views, a batch at a time: one read, one bulk upsert."""
+"""Folds order events into order_views, a batch at a time: at most one read, and one upsert."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 from domain.ports import RecordedEvent
 from domain.values import LineItem
-from projections.bulk import rows_by_key, upsert
+from projections.bulk import rows_by_key
+from projections.commit import BatchChanges, Upsert
 from projections.money import format_amount, to_minor
 from projections.order_views.tables import order_views
 from projections.projector import ProjectionGapError, Projector
@@ -129,10 +130,15 @@ def _fold(draft: _Draft | None, recorded: RecordedEvent) -> _Draft:
     return draft
 
 
-async def apply(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
-    """Fold a batch into order_views; events the rows already reflect are ignored."""
+async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
+    """Fold a batch into order_views rows; events the rows already reflect are ignored."""
     relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
-    drafts = await _load(conn, list(dict.fromkeys(recorded.stream_id for recorded in relevant)))
+    first_versions: dict[str, int] = {}
+    for recorded in relevant:
+        first_versions.setdefault(recorded.stream_id, recorded.version)
+    # A stream the batch starts (its version 1 is here) has no row yet: skip the read. Were
+    # one there after all, the upsert's version guard keeps the newer row.
+    drafts = await _load(conn, [stream for stream, version in first_versions.items() if version > 1])
     changed: dict[str, None] = {}
     for recorded in relevant:
         draft = drafts.get(recorded.stream_id)
@@ -143,8 +149,12 @@ async def apply(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[
             raise ProjectionGapError(recorded.stream_id, held, recorded.version)
         drafts[recorded.stream_id] = _fold(draft, recorded)
         changed[recorded.stream_id] = None
-    await upsert(conn, order_views, [drafts[order_id].row() for order_id in changed], key=("order_id",))
-    return {order_id: drafts[order_id].version for order_id in changed}
+    rows = [drafts[order_id].row() for order_id in changed]
+    return BatchChanges(
+        upserts=(Upsert(table=order_views, rows=rows, key=("order_id",), newer="version"),),
+        streams={order_id: drafts[order_id].version for order_id in changed},
+    )
 
 
-PROJECTOR = Projector(apply=apply, tables=(order_views,))
+PROJECTOR = Projector(plan=plan, tables=(order_views,))
+apply = PROJECTOR.apply

@@ -17,6 +17,7 @@ from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
 from projections.checkpoints import Checkpoint, ProjectionState, projection_checkpoints, read_checkpoint
 from projections.customer_summaries.queries import CustomerSummaryQueries
+from projections.commit import BatchChanges
 from projections.order_views.queries import OrderViewQueries
 from projections.projector import Projector
 from projections.rebuild import rebuild
@@ -74,30 +75,30 @@ class FlakyProjector:
         self.inner = PROJECTIONS[name]
         self.position = position
         self.failures = failures
-        self.projector = Projector(apply=self.apply, tables=self.inner.tables)
+        self.projector = Projector(plan=self.plan, tables=self.inner.tables)
 
-    async def apply(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
-        # Apply first, then fail: what was written must roll back with the checkpoint.
-        streams = await self.inner.apply(conn, events)
+    async def plan(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
+        # Plan first, then fail: nothing of the batch may be written, checkpoint included.
+        changes = await self.inner.plan(conn, events)
         if self.failures > 0 and any(event.position == self.position for event in events):
             self.failures -= 1
             raise RuntimeError(f"projector broke on position {self.position}")
-        return streams
+        return changes
 
 
 class BlockingProjector:
-    """Applies the batch, then blocks inside the transaction until released."""
+    """Plans the batch, then blocks before the commit until the runner is stopped."""
 
     def __init__(self, name: str) -> None:
         self.inner = PROJECTIONS[name]
         self.inside = asyncio.Event()
-        self.projector = Projector(apply=self.apply, tables=self.inner.tables)
+        self.projector = Projector(plan=self.plan, tables=self.inner.tables)
 
-    async def apply(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
-        streams = await self.inner.apply(conn, events)
+    async def plan(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
+        changes = await self.inner.plan(conn, events)
         self.inside.set()
         await asyncio.Event().wait()
-        return streams
+        return changes
 
 
 async def test_catches_up_from_zero_in_batches_and_announces_each_commit(
