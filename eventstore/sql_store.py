@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exc, func, insert, literal_column, select, text
+from sqlalchemy import Row, bindparam, exc, func, insert, select, text
+import asyncpg
 import orjson
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
@@ -67,8 +68,16 @@ _READ_LOG = (
     .order_by(events.c.position)
     .limit(bindparam("limit"))
 )
-# PostgreSQL only: tx_id exists there alone (see the module docstring).
-_READ_LOG_POSTGRES = _READ_LOG.where(literal_column("tx_id") < func.pg_snapshot_xmin(func.pg_current_snapshot()))
+# PostgreSQL only: tx_id exists there alone (see the module docstring). Raw SQL for the
+# raw pool; the document comes as text for orjson.
+_READ_LOG_RAW = """
+    SELECT "position", event_id, stream_id, stream_type, version, type_name, schema_version,
+           data::text AS data, occurred_at, recorded_at, command_id
+    FROM events
+    WHERE "position" > $1 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY "position"
+    LIMIT $2
+"""
 _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 _FIND_COMMAND = select(commands).where(commands.c.command_id == bindparam("command_id"))
 _STREAM_VERSION = select(func.coalesce(func.max(events.c.version), 0)).where(
@@ -143,13 +152,22 @@ class SqlEventStore:
     async def read_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
         """The stream's events, oldest first; empty for an unknown stream."""
         rows = await self._fetch(_READ_STREAM, {"stream_id": stream_id})
-        return [_recorded(row) for row in rows]
+        return [_recorded(row._mapping, row.data) for row in rows]
 
     async def read_log(self, after: int, limit: int) -> list[RecordedEvent]:
         """Events after `after` in position order, only those no later commit can precede."""
-        statement = _READ_LOG_POSTGRES if self._database.is_postgres else _READ_LOG
-        rows = await self._fetch(statement, {"after": after, "limit": limit})
-        return [_recorded(row) for row in rows]
+        if self._database.is_postgres:
+            # The projectors' hot path: the raw pool, as appends (see Database.raw_pool).
+            try:
+                pool = await self._database.raw_pool()
+                records = await pool.fetch(_READ_LOG_RAW, after, limit)
+            except Exception as error:
+                if is_unavailable(error):
+                    raise ServiceUnavailableError("the event store cannot be reached; retry later") from error
+                raise
+            return [_recorded(record, orjson.loads(record["data"])) for record in records]
+        rows = await self._fetch(_READ_LOG, {"after": after, "limit": limit})
+        return [_recorded(row._mapping, row.data) for row in rows]
 
     async def head_position(self) -> int:
         """The highest committed position, 0 when empty (read_log may briefly lag behind it)."""
@@ -310,20 +328,21 @@ def _document(event: Event) -> dict[str, Any]:
     }
 
 
-def _recorded(row: Row[Any]) -> RecordedEvent:
+def _recorded(row: Mapping[str, Any] | asyncpg.Record, data: dict[str, Any]) -> RecordedEvent:
+    type_name, schema_version = row["type_name"], row["schema_version"]
     return RecordedEvent(
-        event_id=row.event_id,
-        stream_id=row.stream_id,
-        stream_type=row.stream_type,
-        version=row.version,
-        position=row.position,
-        type_name=row.type_name,
-        schema_version=row.schema_version,
-        data=row.data,
-        occurred_at=row.occurred_at,
-        recorded_at=row.recorded_at,
-        command_id=row.command_id,
-        event=decode(row.type_name, row.schema_version, row.data),
+        event_id=row["event_id"],
+        stream_id=row["stream_id"],
+        stream_type=row["stream_type"],
+        version=row["version"],
+        position=row["position"],
+        type_name=type_name,
+        schema_version=schema_version,
+        data=data,
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        command_id=row["command_id"],
+        event=decode(type_name, schema_version, data),
     )
 
 

@@ -24,6 +24,7 @@ from projections.order_views.queries import OrderViewQueries
 from projections.registry import PROJECTIONS
 from projections.leadership import AdvisoryLease
 from projections.runner import ProjectionRunner
+from projections.shared_log import SharedEventLog
 from projections.status import ProjectionStatusView, get_status, projection_statuses
 from projections.tracker import ProjectionTracker
 from schema.context import Services
@@ -118,12 +119,13 @@ def build_container(
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
     store = SqlEventStore(database, bus)
+    shared_log = SharedEventLog(store)
     runners = [
         ProjectionRunner(
             name,
             projector,
             database,
-            store,
+            shared_log,
             bus,
             batch_size=settings.batch_size,
             poll_interval=settings.poll_interval,

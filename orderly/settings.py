@@ -27,7 +27,7 @@ class Settings:
     port: int = 8000
     run_projectors: bool = True
     poll_interval: float = 1.0
-    batch_size: int = 500
+    batch_size: int = 5000
     db_pool_size: int = 20
     db_max_overflow: int = 10
     db_pool_timeout: float = 5.0

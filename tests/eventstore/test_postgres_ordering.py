@@ -134,7 +134,9 @@ async def test_a_later_position_committing_first_is_not_skipped(
     """Deterministic: A takes the lower position but commits after B. A reader that trusts
     "position > checkpoint" alone (the control) passes B and never sees A."""
     if not horizon:
-        monkeypatch.setattr(sql_store, "_READ_LOG_POSTGRES", sql_store._READ_LOG)
+        horizon_filter = " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+        assert horizon_filter in sql_store._READ_LOG_RAW
+        monkeypatch.setattr(sql_store, "_READ_LOG_RAW", sql_store._READ_LOG_RAW.replace(horizon_filter, ""))
     database = create_database(postgres_url)
     release = asyncio.Event()
     holding = asyncio.Event()

@@ -1,0 +1,64 @@
+"""One process's projections read the log once: concurrent reads of the same range share one
+query, and the last few full batches stay decoded for a runner a step behind.
+
+Every runner of a process reads the same ranges: they wake on the same notice and start
+from the same checkpoint after a catch-up from zero. Reading and decoding the log is a
+large share of a projector's work, so doing it once per process rather than once per
+projection is the cheapest speed-up catch-up has.
+
+Only full batches are kept: a short batch is whatever the log showed at that moment, and
+serving it again later could hide events that became visible since (a runner would keep
+re-reading the same short answer). A shared in-flight read is fine: it started after every
+waiter asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from domain.ports import RecordedEvent
+from projections.projector import EventLog
+
+Range = tuple[int, int]
+
+
+class SharedEventLog:
+    """An EventLog in front of another, sharing reads between the runners of one process."""
+
+    def __init__(self, log: EventLog, *, keep: int = 4) -> None:
+        self._log = log
+        self._keep = keep
+        self._full: OrderedDict[Range, Sequence[RecordedEvent]] = OrderedDict()
+        self._reading: dict[Range, asyncio.Future[Sequence[RecordedEvent]]] = {}
+        self.queries = 0  # reads that reached the underlying log
+
+    async def read_log(self, after: int, limit: int) -> Sequence[RecordedEvent]:
+        """Events with position > after, in position order, only those safe to tail."""
+        key = (after, limit)
+        kept = self._full.get(key)
+        if kept is not None:
+            self._full.move_to_end(key)
+            return kept
+        reading = self._reading.get(key)
+        if reading is None:
+            self.queries += 1
+            reading = self._reading[key] = asyncio.ensure_future(self._log.read_log(after, limit))
+            reading.add_done_callback(lambda done: self._finished(key, done))
+        # A cancelled reader must not cancel the read the others wait for.
+        return await asyncio.shield(reading)
+
+    async def head_position(self) -> int:
+        """The highest committed position (0 when empty)."""
+        return await self._log.head_position()
+
+    def _finished(self, key: Range, done: asyncio.Future[Sequence[RecordedEvent]]) -> None:
+        self._reading.pop(key, None)
+        if done.cancelled() or done.exception() is not None:
+            return  # every waiter got (or stopped waiting for) the error; nothing to keep
+        events = done.result()
+        if len(events) == key[1]:
+            self._full[key] = events
+            while len(self._full) > self._keep:
+                self._full.popitem(last=False)
