@@ -68,24 +68,13 @@ async def commit_batch(
 
     False (and nothing written) when the checkpoint was not at from_position.
     """
-    if database.is_postgres:
-        return await _commit_postgres(database, name, from_position, to_position, state, upserts)
-    async with database.write_engine.begin() as conn:
-        # The checkpoint row first: it serialises concurrent runners before any work.
-        if not await advance_checkpoint(conn, name, from_position, to_position, state):
-            return False
-        await write_upserts(conn, upserts)
-    return True
-
-
-async def _commit_postgres(
-    database: Database,
-    name: str,
-    from_position: int,
-    to_position: int,
-    state: ProjectionState,
-    upserts: Sequence[Upsert],
-) -> bool:
+    if not database.is_postgres:
+        async with database.write_engine.begin() as conn:
+            # The checkpoint row first: it serialises concurrent runners before any work.
+            if not await advance_checkpoint(conn, name, from_position, to_position, state):
+                return False
+            await write_upserts(conn, upserts)
+        return True
     shape = tuple((change.table, change.key, change.newer) for change in upserts)
     # OPT_NON_STR_KEYS: column names read back from SQLAlchemy are str subclasses.
     documents = [orjson.dumps(change.rows, default=str, option=orjson.OPT_NON_STR_KEYS).decode() for change in upserts]
