@@ -10,6 +10,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
@@ -35,6 +36,8 @@ def build_schema(**overrides: Any) -> OrderlySchema:
         subscription=Subscription,
         # Factories: each request gets fresh extension objects over module-level LRU caches.
         extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
+        # The default resolver stays getattr: LeafFieldExecutionContext reads attributes itself.
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=LeafFieldExecutionContext,
         **overrides,
     )
