@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from dataclasses import asdict
 
 from domain.commands import Command, CreateOrder
 from domain.decider import INITIAL_STATE, decide, fold
@@ -19,11 +19,22 @@ MAX_ATTEMPTS = 5
 
 def fingerprint(command: Command) -> str:
     """A digest of what the command asks for (not its id or timestamp)."""
-    fields = asdict(command)
-    fields.pop("command_id")
-    fields.pop("issued_at")
+    fields = {
+        field.name: _plain(getattr(command, field.name))
+        for field in dataclasses.fields(command)
+        if field.name not in ("command_id", "issued_at")
+    }
     canonical = json.dumps([type(command).__name__, fields], sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    # dataclasses.asdict without its deep copies (a quarter of a command's CPU here).
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
 
 
 async def handle_order_command(command: Command, store: EventStore) -> AppendResult:

@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from orderly.bootstrap import Container, build_container
+from orderly.gc_tuning import freeze_startup_objects
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.settings import Settings
 from resolvers.graphql_schema import build_schema
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await container.start()
+        freeze_startup_objects()
         try:
             yield
         finally:

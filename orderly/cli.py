@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from orderly.bootstrap import build_container
+from orderly.gc_tuning import freeze_startup_objects
 from orderly.migrate import migrate
 from orderly.settings import Settings, SettingsError
 
@@ -62,6 +63,7 @@ def _project(args: argparse.Namespace, settings: Settings) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await container.start()
+        freeze_startup_objects()
         logger.info("projectors running against %s", settings.database_url)
         try:
             await stop.wait()

@@ -45,8 +45,66 @@ def plain_leaf(field: GraphQLField) -> tuple[str, GraphQLLeafType] | None:
     return answer
 
 
+# (response name, attribute name, leaf type, nullable) for every field of a selection
+LeafPlan = list[tuple[str, str, GraphQLLeafType, bool]]
+
+
 class LeafFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, reading plain leaf fields inline (see the module docstring)."""
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Any,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        # An object whose selected fields are all plain leaves (an order's items) becomes one
+        # loop; on anything unusual the whole object takes the generic path, which reads
+        # the same attributes again.
+        plan = self._leaf_plan(parent_type, grouped_field_set)
+        if plan is not None:
+            results: dict[str, Any] = {}
+            for response_name, attribute, output, nullable in plan:
+                value = getattr(source_value, attribute, None)
+                if value is None:
+                    if not nullable:
+                        break
+                    results[response_name] = None
+                    continue
+                if isinstance(value, Exception):
+                    break
+                try:
+                    coerced = output.coerce_output_value(value)
+                except Exception:
+                    break
+                if coerced is None or coerced is Undefined:
+                    break
+                results[response_name] = coerced
+            else:
+                return results
+        return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+
+    def _leaf_plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> LeafPlan | None:
+        plans: dict[int, tuple[Any, LeafPlan | None]] = self.__dict__.setdefault("_orderly_leaf_plans", {})
+        known = plans.get(id(grouped_field_set))
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]
+        plan: LeafPlan | None = None
+        if self.middleware_manager is None or not self.middleware_manager.middlewares:
+            plan = []
+            for response_name, field_details_list in grouped_field_set.items():
+                field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+                leaf = None if field is None else plain_leaf(field)
+                if leaf is None:
+                    plan = None
+                    break
+                assert field is not None
+                plan.append((response_name, leaf[0], leaf[1], not is_non_null_type(field.type)))
+        # Keep the field set alive with its plan, so its id is not reused while cached.
+        plans[id(grouped_field_set)] = (grouped_field_set, plan)
+        return plan
 
     def execute_field(
         self,
