@@ -30,9 +30,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, exc, func, insert, select, text
 import asyncpg
 import orjson
+from sqlalchemy import Row, bindparam, exc, func, insert, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 

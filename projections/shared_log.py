@@ -8,8 +8,9 @@ projection is the cheapest speed-up catch-up has.
 
 Only full batches are kept: a short batch is whatever the log showed at that moment, and
 serving it again later could hide events that became visible since (a runner would keep
-re-reading the same short answer). A shared in-flight read is fine: it started after every
-waiter asked.
+re-reading the same short answer). A runner that joins a read already under way may miss an
+event committed just before it asked; nothing is lost, because its runner knows the
+announced position is ahead of what it read and reads again shortly (ProjectionRunner._wait).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ class SharedEventLog:
         self._keep = keep
         self._full: OrderedDict[Range, Sequence[RecordedEvent]] = OrderedDict()
         self._reading: dict[Range, asyncio.Future[Sequence[RecordedEvent]]] = {}
-        self.queries = 0  # reads that reached the underlying log
 
     async def read_log(self, after: int, limit: int) -> Sequence[RecordedEvent]:
         """Events with position > after, in position order, only those safe to tail."""
@@ -43,7 +43,6 @@ class SharedEventLog:
             return kept
         reading = self._reading.get(key)
         if reading is None:
-            self.queries += 1
             reading = self._reading[key] = asyncio.ensure_future(self._log.read_log(after, limit))
             reading.add_done_callback(lambda done: self._finished(key, done))
         # A cancelled reader must not cancel the read the others wait for.
