@@ -28,7 +28,7 @@ Range = tuple[int, int]
 class SharedEventLog:
     """An EventLog in front of another, sharing reads between the runners of one process."""
 
-    def __init__(self, log: EventLog, *, keep: int = 4) -> None:
+    def __init__(self, log: EventLog, *, keep: int = 2) -> None:
         self._log = log
         self._keep = keep
         self._full: OrderedDict[Range, Sequence[RecordedEvent]] = OrderedDict()
