@@ -315,6 +315,25 @@ async def test_rebuild_clears_the_tables_and_replays_the_log(
     assert summary is not None and summary.order_count == 3
 
 
+async def test_a_reset_nobody_announced_is_replayed_after_a_quiet_poll(
+    database: Database, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
+) -> None:
+    """The runner keeps its checkpoint in memory while it leads; a reset made elsewhere whose
+    RESYNC was lost must still be found (at the next poll), not only after the next append."""
+    customer = new_id("cust")
+    await place_orders(commands, customer, 3)
+    runner = make_runner("customer_summaries")  # polls every 50 ms
+    await runner.start()
+    head = await store.head_position()
+    await eventually(lambda: _at(database, "customer_summaries", head))
+
+    await rebuild(database, "customer_summaries")  # no bus: nobody hears of it
+
+    await eventually(lambda: _at(database, "customer_summaries", head), timeout=2.0)
+    summary = await CustomerSummaryQueries(database).get(customer)
+    assert summary is not None and summary.order_count == 3
+
+
 async def test_rebuild_marks_the_checkpoint_rebuilding(database: Database, commands: CommandBus) -> None:
     await place_orders(commands, new_id("cust"), 1)
     await rebuild(database, "order_views")
