@@ -67,7 +67,10 @@ class LeafFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if plan is not None:
             results: dict[str, Any] = {}
             for response_name, attribute, output, nullable in plan:
-                value = getattr(source_value, attribute, None)
+                try:
+                    value = getattr(source_value, attribute)
+                except Exception:
+                    break  # a missing attribute or a raising property: the generic path locates it
                 if value is None:
                     if not nullable:
                         break
@@ -119,7 +122,10 @@ class LeafFieldExecutionContext(StrawberryGraphQLCoreExecutionContext):
             leaf = None if field is None else plain_leaf(field)
             if leaf is not None:
                 name, output = leaf
-                value = getattr(source, name, None)
+                try:
+                    value = getattr(source, name)
+                except Exception:
+                    value = None  # the generic path raises it again, located
                 if value is not None and not isinstance(value, Exception):
                     try:
                         coerced = output.coerce_output_value(value)

@@ -25,6 +25,17 @@ class Line:
     name: str
     amount: Decimal
     count: int
+    memo: str | None = None
+
+
+class Broken:
+    """A source whose attributes fail in the two ways a plain read can."""
+
+    name = "broken"
+
+    @property
+    def amount(self) -> Decimal:
+        raise RuntimeError("amount is broken")
 
 
 @strawberry.type
@@ -55,6 +66,11 @@ class Query:
     async def things(self) -> list[Thing | None]:
         return [self.thing(), None]
 
+    @strawberry.field
+    def broken_lines(self) -> list[Line | None]:
+        # amount raises; count and memo (nullable) are missing
+        return [Broken()]  # type: ignore[list-item]
+
 
 QUERIES = [
     "{ thing { label colour note shout lines { name amount count } } }",
@@ -62,6 +78,9 @@ QUERIES = [
     "{ thing { label wrongCount } }",
     "{ things { label lines { amount } } }",
     "{ thing { l: label l2: label lines { ... on Line { count } } } }",
+    "{ brokenLines { name amount } }",
+    "{ brokenLines { name count } }",
+    "{ brokenLines { name memo } }",
 ]
 
 
