@@ -77,7 +77,10 @@ async def commit_batch(
         return True
     shape = tuple((change.table, change.key, change.newer) for change in upserts)
     # OPT_NON_STR_KEYS: column names read back from SQLAlchemy are str subclasses.
-    documents = [orjson.dumps(change.rows, default=str, option=orjson.OPT_NON_STR_KEYS).decode() for change in upserts]
+    # OPT_NAIVE_UTC: a naive timestamp means UTC here, as UtcDateTime reads it, never the
+    # server session's time zone.
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
+    documents = [orjson.dumps(change.rows, default=str, option=options).decode() for change in upserts]
     pool = await database.raw_pool()
     advanced = await pool.fetchval(
         _statement(shape), name, from_position, to_position, state.value, datetime.now(UTC), *documents
