@@ -21,6 +21,7 @@ from eventstore.sql_store import SqlEventStore
 from orderly.settings import Settings
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderViewQueries
+from projections.order_views.search_index import PendingListCleaner
 from projections.registry import PROJECTIONS
 from projections.leadership import AdvisoryLease
 from projections.runner import ProjectionRunner
@@ -57,6 +58,7 @@ class Container:
     tracker: ProjectionTracker | None
     runners: list[ProjectionRunner]
     services: Services | None
+    cleaner: PendingListCleaner | None = None
     started: bool = field(default=False)
 
     async def start(self) -> None:
@@ -66,10 +68,14 @@ class Container:
             await self.tracker.start()
         for runner in self.runners:
             await runner.start()
+        if self.cleaner is not None:
+            await self.cleaner.start()
         self.started = True
 
     async def stop(self) -> None:
         """Stop in reverse order and release connections."""
+        if self.cleaner is not None:
+            await self.cleaner.stop()
         for runner in reversed(self.runners):
             await runner.stop()
         if self.tracker is not None:
@@ -158,4 +164,5 @@ def build_container(
         tracker=tracker,
         runners=runners,
         services=services,
+        cleaner=PendingListCleaner(database) if database.is_postgres and runners else None,
     )
