@@ -226,15 +226,6 @@ class SqlEventStore:
         expected_version: int,
         command: CommandStamp,
     ) -> tuple[int, int, int]:
-        params = {
-            "stream_id": stream_id,
-            "stream_type": stream_type,
-            "expected_version": expected_version,
-            "command_id": command.command_id,
-            "command_type": command.command_type,
-            "fingerprint": command.fingerprint,
-            "events": documents,
-        }
         if self._before_commit is None:
             pool = await self._database.raw_pool()
             async with pool.acquire() as connection:
@@ -250,10 +241,18 @@ class SqlEventStore:
                 )
             assert row is not None
             return int(row["first_position"]), int(row["last_position"]), int(row["version"])
-        else:
-            async with self._database.write_engine.begin() as connection:
-                row = (await connection.execute(_APPEND_POSTGRES, params)).one()
-                await self._before_commit()
+        params = {
+            "stream_id": stream_id,
+            "stream_type": stream_type,
+            "expected_version": expected_version,
+            "command_id": command.command_id,
+            "command_type": command.command_type,
+            "fingerprint": command.fingerprint,
+            "events": documents,
+        }
+        async with self._database.write_engine.begin() as connection:
+            row = (await connection.execute(_APPEND_POSTGRES, params)).one()
+            await self._before_commit()
         return int(row.first_position), int(row.last_position), int(row.version)
 
     async def _append_sqlite(

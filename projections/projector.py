@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,6 +16,35 @@ from projections.commit import BatchChanges, write_upserts
 # into rows to write; it writes nothing. The runner commits the rows with the checkpoint
 # (projections/commit.py), whose compare-and-set fails if anyone committed since the read.
 PlanBatch = Callable[[AsyncConnection, Sequence[RecordedEvent]], Awaitable[BatchChanges]]
+
+
+class Versioned(Protocol):
+    """A row being folded: it knows the stream version it reflects."""
+
+    version: int
+
+
+Row = TypeVar("Row", bound=Versioned)
+
+
+def fold_in_order(
+    rows: MutableMapping[str, Row], events: Iterable[RecordedEvent], fold: Callable[[Row | None, RecordedEvent], Row]
+) -> dict[str, Row]:
+    """Fold each event into its stream's row; returns the rows that changed, by stream id.
+
+    Events the row already reflects are skipped (a replayed batch changes nothing); an
+    event that does not follow the row's version raises ProjectionGapError, never skips.
+    """
+    changed: dict[str, Row] = {}
+    for recorded in events:
+        row = rows.get(recorded.stream_id)
+        held = 0 if row is None else row.version
+        if recorded.version <= held:
+            continue
+        if recorded.version != held + 1:
+            raise ProjectionGapError(recorded.stream_id, held, recorded.version)
+        rows[recorded.stream_id] = changed[recorded.stream_id] = fold(row, recorded)
+    return changed
 
 
 class ProjectionGapError(Exception):

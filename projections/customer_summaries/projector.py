@@ -18,7 +18,7 @@ from projections.bulk import rows_by_key
 from projections.commit import BatchChanges, Upsert
 from projections.customer_summaries.tables import customer_order_facts, customer_summaries
 from projections.money import format_amount, to_minor
-from projections.projector import ProjectionGapError, Projector
+from projections.projector import ProjectionGapError, Projector, fold_in_order
 
 ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
 COUNT_COLUMN = {"CREATED": "open_order_count", "SHIPPED": "shipped_order_count", "CANCELLED": "cancelled_order_count"}
@@ -139,15 +139,7 @@ async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchC
     relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
     facts = await _load_facts(conn, list(dict.fromkeys(recorded.stream_id for recorded in relevant)))
     before = {order_id: (fact.status, fact.value) for order_id, fact in facts.items()}
-    changed: dict[str, _Fact] = {}
-    for recorded in relevant:
-        fact = facts.get(recorded.stream_id)
-        held = 0 if fact is None else fact.version
-        if recorded.version <= held:
-            continue
-        if recorded.version != held + 1:
-            raise ProjectionGapError(recorded.stream_id, held, recorded.version)
-        facts[recorded.stream_id] = changed[recorded.stream_id] = _fold(fact, recorded)
+    changed = fold_in_order(facts, relevant, _fold)
     if not changed:
         return BatchChanges()
 

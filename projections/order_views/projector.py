@@ -18,7 +18,7 @@ from projections.bulk import rows_by_key
 from projections.commit import BatchChanges, Upsert
 from projections.money import format_amount, to_minor
 from projections.order_views.tables import order_views
-from projections.projector import ProjectionGapError, Projector
+from projections.projector import ProjectionGapError, Projector, fold_in_order
 
 ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
 
@@ -139,20 +139,11 @@ async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchC
     # A stream the batch starts (its version 1 is here) has no row yet: skip the read. Were
     # one there after all, the upsert's version guard keeps the newer row.
     drafts = await _load(conn, [stream for stream, version in first_versions.items() if version > 1])
-    changed: dict[str, None] = {}
-    for recorded in relevant:
-        draft = drafts.get(recorded.stream_id)
-        held = 0 if draft is None else draft.version
-        if recorded.version <= held:
-            continue
-        if recorded.version != held + 1:
-            raise ProjectionGapError(recorded.stream_id, held, recorded.version)
-        drafts[recorded.stream_id] = _fold(draft, recorded)
-        changed[recorded.stream_id] = None
-    rows = [drafts[order_id].row() for order_id in changed]
+    changed = fold_in_order(drafts, relevant, _fold)
+    rows = [draft.row() for draft in changed.values()]
     return BatchChanges(
         upserts=(Upsert(table=order_views, rows=rows, key=("order_id",), newer="version"),),
-        streams={order_id: drafts[order_id].version for order_id in changed},
+        streams={order_id: draft.version for order_id, draft in changed.items()},
     )
 
 
