@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from orderly.bootstrap import Container, build_container
+from orderly.cors import cors_middleware
 from orderly.gc_tuning import freeze_startup_objects
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.settings import Settings
@@ -22,7 +23,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     container = container or build_container(settings or Settings.from_mapping())
     if container.services is None:
         raise ValueError("the API needs a container built with api=True")
-    graphql = OrderlyGraphQL(build_schema(), container.services)
+    settings = container.settings
+    graphql = OrderlyGraphQL(build_schema(), container.services, allowed_origins=settings.cors_origins)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
+        middleware=cors_middleware(settings.cors_origins),
         lifespan=lifespan,
     )
     app.state.container = container

@@ -32,6 +32,9 @@ class Settings:
     db_max_overflow: int = 10
     db_pool_timeout: float = 5.0
     log_level: str = "INFO"
+    graphiql: bool = True
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +54,9 @@ class Settings:
             db_max_overflow=_read(env, "ORDERLY_DB_MAX_OVERFLOW", _non_negative_int, defaults.db_max_overflow),
             db_pool_timeout=_read(env, "ORDERLY_DB_POOL_TIMEOUT", _positive_float, defaults.db_pool_timeout),
             log_level=_read(env, "ORDERLY_LOG_LEVEL", _log_level, defaults.log_level),
+            graphiql=_read(env, "ORDERLY_GRAPHIQL", _boolean, defaults.graphiql),
+            introspection=_read(env, "ORDERLY_INTROSPECTION", _boolean, defaults.introspection),
+            cors_origins=_read(env, "ORDERLY_CORS_ORIGINS", _origins, defaults.cors_origins),
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -123,3 +129,12 @@ def _log_level(raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return level
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        if origin == "*" or scheme not in {"http", "https"} or not rest or "/" in rest:
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com (scheme and host, no path, no *)")
+    return origins

@@ -1,0 +1,31 @@
+"""Settings read from the environment: the browser-facing switches and their clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from orderly.settings import Settings, SettingsError
+
+
+def test_graphiql_introspection_and_cors_default_to_open_tools_and_same_origin_only() -> None:
+    settings = Settings.from_mapping({})
+    assert (settings.graphiql, settings.introspection, settings.cors_origins) == (True, True, ())
+
+
+def test_the_switches_and_origins_are_read_from_the_environment() -> None:
+    settings = Settings.from_mapping(
+        {
+            "ORDERLY_GRAPHIQL": "false",
+            "ORDERLY_INTROSPECTION": "off",
+            "ORDERLY_CORS_ORIGINS": "https://app.example.com, http://localhost:5173/",
+        }
+    )
+    assert settings.graphiql is False
+    assert settings.introspection is False
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
+
+
+@pytest.mark.parametrize("origins", ["*", "app.example.com", "https://app.example.com/path", "ftp://x"])
+def test_an_origin_that_is_not_one_is_refused_with_the_variable_named(origins: str) -> None:
+    with pytest.raises(SettingsError, match="ORDERLY_CORS_ORIGINS"):
+        Settings.from_mapping({"ORDERLY_CORS_ORIGINS": origins})
