@@ -1,4 +1,4 @@
-"""The ASGI app: /graphql, /healthz, /readyz, and a lifespan that starts and stops the services."""
+"""The ASGI app: /graphql, /healthz, /readyz, GraphiQL's assets, and a lifespan that starts and stops the services."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from starlette.routing import Route, WebSocketRoute
 from orderly.bootstrap import Container, build_container
 from orderly.cors import cors_middleware
 from orderly.gc_tuning import freeze_startup_objects
+from orderly.graphiql.assets import asset_routes
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.settings import Settings
 from resolvers.graphql_schema import build_schema
@@ -24,7 +25,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     if container.services is None:
         raise ValueError("the API needs a container built with api=True")
     settings = container.settings
-    graphql = OrderlyGraphQL(build_schema(), container.services, allowed_origins=settings.cors_origins)
+    graphql = OrderlyGraphQL(
+        build_schema(introspection=settings.introspection),
+        container.services,
+        allowed_origins=settings.cors_origins,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -52,6 +58,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *(asset_routes() if settings.graphiql else []),
         ],
         middleware=cors_middleware(settings.cors_origins),
         lifespan=lifespan,

@@ -44,7 +44,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_embedded:
         asyncio.run(migrate(settings.database_url))
     app = create_app(settings)
-    print(f"Orderly GraphiQL: http://{settings.host}:{settings.port}/graphql", flush=True)
+    label = "GraphiQL" if settings.graphiql else "GraphQL endpoint (GraphiQL off)"
+    print(f"Orderly {label}: http://{settings.host}:{settings.port}/graphql", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on")
     return 0
 

@@ -1,30 +1,44 @@
-"""The /graphql endpoint: strawberry's ASGI view with a typed context, orjson and JSON 400s."""
+"""The /graphql endpoint: strawberry's ASGI view with a typed context, orjson, and the
+GraphQL-over-HTTP answers (media types, status codes, JSON request errors)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from orderly.graphiql.page import graphiql_page
+from orderly.http_errors import request_error_response
+from orderly.media_types import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
+from orderly.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from schema.context import Context, Services
 from schema.loaders import build_loaders
 
 
 _JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+_QUERIES = frozenset({OperationType.QUERY})
 
 
 class OrderlyGraphQL(GraphQL[Context, None]):
-    """Serves GraphiQL, POST JSON and both WebSocket protocols."""
+    """Serves GraphiQL, GET and POST JSON, and both WebSocket protocols (text frames only)."""
+
+    websocket_adapter_class = TextFrameAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(self, schema: Any, services: Services, **options: Any) -> None:
         super().__init__(schema, **options)
@@ -38,10 +52,7 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         try:
             response = await self._plain_json_post(request) or await self.run(request)
         except HTTPException as error:
-            response = JSONResponse(
-                {"errors": [{"message": error.reason, "extensions": {"code": "BAD_USER_INPUT"}}]},
-                status_code=error.status_code,
-            )
+            response = request_error_response(error, response_media_type(request.headers.get("accept", "")))
         await response(scope, receive, send)
 
     async def _plain_json_post(self, request: Request) -> Response | None:
@@ -93,6 +104,86 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             self._handle_errors(result.errors, response_data)
         return self.create_response(response_data, sub_response)
 
+    async def execute_single(  # noqa: PLR0917 - strawberry's signature
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """strawberry's, without subscriptions over HTTP: strawberry allows them for a multipart
+        transport this view does not offer, then executes them as queries (a 500). Mutations only over POST."""
+        allowed = _QUERIES if request_adapter.method == "GET" else _QUERIES_AND_MUTATIONS
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError) as error:
+            raise HTTPException(400, "The request cannot be executed") from error  # http_errors words it
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """strawberry's parsing, after refusing (400) a JSON body strawberry would crash on.
+
+        strawberry reads any JSON body that is not a list as an object, and passes an
+        operationName of any type on to execution. Only requests the fast path handed over
+        come here, so parsing the body twice costs nothing on the common road.
+        """
+        content_type, _ = parse_content_type(request.content_type or "")
+        if request.method == "POST" and "application/json" in content_type:
+            data = self.parse_json(await request.get_body())
+            if not isinstance(data, dict | list):
+                raise HTTPException(400, "The request body must be a JSON object")
+            if isinstance(data, dict) and not isinstance(data.get("operationName"), str | None):
+                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+        return await super().parse_http_body(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson: refuses bytes that are not UTF-8, unpaired surrogates and nesting over 1024
+        with a JSONDecodeError (the standard library raises RecursionError or UnicodeDecodeError)."""
+        return orjson.loads(data)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """strawberry's sub-response, carrying the response media type the client accepts."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept", ""))
+        return sub_response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """strawberry's formatting, except that a request error (nothing executed) has no data entry."""
+        if result.data is None and result.errors and _before_execution(result.errors):
+            response: GraphQLHTTPResponse = {"errors": [error.formatted for error in result.errors]}
+            if result.extensions:
+                response["extensions"] = result.extensions
+            return response
+        return await super().process_result(request, result)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """The JSON response in the negotiated media type; with application/graphql-response+json
+        a response without data (a request error) is a 400, as the specification asks."""
+        media_type = sub_response.media_type or JSON
+        status = 200
+        if media_type == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict) and "data" not in response_data:
+            status = 400
+        response = Response(self.encode_json(response_data), status_code=status, media_type=media_type)
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         """A context per HTTP request; per WebSocket connection, with loaders that do not cache."""
         is_websocket = request.scope["type"] == "websocket"
@@ -103,6 +194,16 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             response=response,
         )
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with its assets served by this server (works offline)."""
+        return graphiql_page(request)
+
     def encode_json(self, data: object) -> bytes:
-        """orjson: faster than the standard library on every response."""
+        """orjson: faster than the standard library on every response (WebSocket frames decode it to text)."""
         return orjson.dumps(data)
+
+
+def _before_execution(errors: list[GraphQLError]) -> bool:
+    # Parse, validation and variable errors carry no path; a field error that nulled the
+    # whole result always does.
+    return all(error.path is None for error in errors)

@@ -6,12 +6,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
+from resolvers.document_parsing import GuardedParserCache
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
 from schema.errors import assign_codes
@@ -28,14 +29,19 @@ class OrderlySchema(strawberry.Schema):
         assign_codes(errors)
 
 
-def build_schema(**overrides: Any) -> OrderlySchema:
+def build_schema(*, introspection: bool = True, **overrides: Any) -> OrderlySchema:
     """The Orders API schema with strawberry's parser and validation caches on."""
+    # Factories: each request gets fresh extension objects over module-level LRU caches.
+    extensions: list[Any] = [lambda: GuardedParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)]
+    if not introspection:
+        # A validation rule, so it holds for every transport (POST, GET, both WebSocket
+        # protocols); the validation cache keys on the rules, so it cannot leak a result.
+        extensions.append(DisableIntrospection)
     return OrderlySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # Factories: each request gets fresh extension objects over module-level LRU caches.
-        extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)],
+        extensions=extensions,
         # The default resolver stays getattr: LeafFieldExecutionContext reads attributes itself.
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=LeafFieldExecutionContext,

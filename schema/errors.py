@@ -10,6 +10,8 @@ import logging
 from typing import ClassVar
 
 from graphql import GraphQLError
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from domain.errors import DomainError
 from eventstore.database import is_unavailable
@@ -17,6 +19,9 @@ from eventstore.database import is_unavailable
 logger = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "Internal server error"
+# Syntax and validation errors, and strawberry's refusals of a request before execution (no query, no single operation to run,
+# an operation type the transport does not serve): the request itself is invalid.
+_REQUEST_ERRORS = (GraphQLError, MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
 UNAVAILABLE_MESSAGE = "The database cannot be reached; retry later"
 
 
@@ -55,7 +60,7 @@ def _classify(error: GraphQLError) -> tuple[str, str | None]:
         original = original.original_error
     if isinstance(original, DomainError | ApiError):
         return original.code, None
-    if original is None or isinstance(original, GraphQLError):
+    if original is None or isinstance(original, _REQUEST_ERRORS):
         # Syntax and validation errors: the request itself is invalid.
         return "BAD_USER_INPUT", None
     if error.path is None and isinstance(original, ValueError | TypeError):

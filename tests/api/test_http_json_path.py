@@ -39,15 +39,34 @@ BODIES = {
     "subscription over POST": {"query": "subscription { projectionCaughtUp(name: \"order_views\", position: 0) { name } }"},
     "malformed": b'{"query": ',
     "not an object": b'"{ projections { name } }"',
+    "null": b"null",
+    "number": b"123",
+    "empty array": b"[]",
+    "empty body": b"",
+    "nested 1,000 deep": b"[" * 1000 + b"]" * 1000,
+    "nested 5,000 deep": b"[" * 5000 + b"]" * 5000,
+    "not UTF-8": b'{"query": "{ projections { name } }", "x": "\xff"}',
+    "unpaired surrogate": b'{"query": "{ projections { name } }", "variables": {"v": "\\ud800"}}',
+    "operationName not a string": {"query": "{ projections { name } }", "operationName": 5},
+    "two mutations, no name": {"query": "mutation A { __typename } mutation B { __typename }"},
+    "extensions not an object": {"query": "{ projections { name } }", "extensions": "x"},
+    "null variables": {"query": "{ projections { name } }", "variables": None, "extensions": None},
+    "variable coercion": {"query": "query($id: ID!) { __typename }", "variables": {"id": None}},
 }
+# Each body is sent accepting each response media type: status, content-type and bytes must agree.
+ACCEPTS = [None, "application/graphql-response+json", "application/graphql-response+json, application/json;q=0.9"]
 
 
 @pytest.mark.parametrize("body", list(BODIES.values()), ids=list(BODIES))
 async def test_same_answer_as_strawberrys_full_path(api: RunningServer, body: Any) -> None:
-    short = await api.http.post(api.url, content=_body(body), headers=SHORT)
-    full = await api.http.post(api.url, content=_body(body), headers=FULL)
-    assert (short.status_code, short.headers.get("content-type")) == (full.status_code, full.headers.get("content-type"))
-    assert short.content == full.content
+    for accept in ACCEPTS:
+        extra = {"accept": accept} if accept else {}
+        short = await api.http.post(api.url, content=_body(body), headers={**SHORT, **extra})
+        full = await api.http.post(api.url, content=_body(body), headers={**FULL, **extra})
+        assert (short.status_code, short.headers.get("content-type")) == (full.status_code, full.headers.get("content-type"))
+        assert short.headers.get("allow") == full.headers.get("allow")
+        assert short.content == full.content
+        assert short.status_code < 500 and short.json(), short.text
 
 
 async def test_a_mutation_takes_the_short_path_and_is_applied_once(api: RunningServer) -> None:

@@ -95,14 +95,17 @@ class GraphQLWebSocket:
         self._count = 0
         self._pending: dict[str, deque[dict[str, Any]]] = {}
 
-    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> WsSubscription:
+    async def subscribe(
+        self, query: str, variables: dict[str, Any] | None = None, operation_name: str | None = None
+    ) -> WsSubscription:
         """Start an operation and return its message stream."""
         self._count += 1
         operation_id = str(self._count)
         kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
-        await self.socket.send(
-            json.dumps({"id": operation_id, "type": kind, "payload": {"query": query, "variables": variables or {}}})
-        )
+        payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if operation_name is not None:
+            payload["operationName"] = operation_name
+        await self.socket.send(json.dumps({"id": operation_id, "type": kind, "payload": payload}))
         return WsSubscription(self.socket, self.protocol, operation_id, self._pending)
 
 

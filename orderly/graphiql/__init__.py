@@ -1,0 +1,1 @@
+"""GraphiQL served offline: the page, its pinned npm assets, and the manifest that pins them."""
