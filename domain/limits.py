@@ -16,12 +16,23 @@ MAX_TEXT_LENGTH = 200
 MAX_REASON_LENGTH = 500
 
 
+def check_characters(field: str, value: str) -> None:
+    """Reject a NUL or an unpaired surrogate: text that not every store can keep as written."""
+    if "\x00" in value:
+        raise InvalidInputError(f"{field} must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{field} must not contain an unpaired surrogate") from None
+
+
 def check_text(field: str, value: str | None, *, limit: int = MAX_TEXT_LENGTH, required: bool = True) -> None:
-    """Reject a missing, blank or over-long string."""
+    """Reject a missing, blank, over-long or unstorable string."""
     if value is None:
         if required:
             raise InvalidInputError(f"{field} is required")
         return
+    check_characters(field, value)
     if required and not value.strip():
         raise InvalidInputError(f"{field} must not be empty")
     if len(value) > limit:

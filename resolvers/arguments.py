@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import uuid
 
+from projections.order_views.queries import MAX_PAGE, MAX_SEARCH_TERM_LENGTH, MAX_SEARCH_TERMS, search_terms
+from resolvers.input_values import is_uuid
 from schema.errors import BadUserInputError
 
 MAX_PAGE_SIZE = 100
 DEFAULT_WAIT_MS = 2000
 MAX_WAIT_MS = 10_000
 MAX_SUBSCRIPTION_TIMEOUT_MS = 3_600_000
-MAX_ID_LENGTH = 100
 
 
 DEFAULT_PAGE_SIZE = 20
 
 
 def check_page(page: int | None, page_size: int | None) -> tuple[int, int]:
-    """page >= 1 and pageSize from 1 to 100 (an explicit null means the default)."""
+    """page from 1 to MAX_PAGE and pageSize from 1 to 100 (an explicit null means the default)."""
     page = 1 if page is None else page
     page_size = DEFAULT_PAGE_SIZE if page_size is None else page_size
-    if page < 1:
-        raise BadUserInputError("page must be at least 1")
+    if not 1 <= page <= MAX_PAGE:
+        raise BadUserInputError(f"page must be between 1 and {MAX_PAGE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise BadUserInputError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
     return page, page_size
+
+
+def check_search(query: str | None) -> None:
+    """At most MAX_SEARCH_TERMS distinct terms, none longer than MAX_SEARCH_TERM_LENGTH."""
+    terms = search_terms(query)
+    if len(terms) > MAX_SEARCH_TERMS:
+        raise BadUserInputError(f"query has {len(terms)} terms; at most {MAX_SEARCH_TERMS} are allowed")
+    if any(len(term) > MAX_SEARCH_TERM_LENGTH for term in terms):
+        raise BadUserInputError(f"a query term is longer than {MAX_SEARCH_TERM_LENGTH} characters")
 
 
 def wait_seconds(wait_ms: int | None) -> float:
@@ -63,22 +73,17 @@ ORDER_ID_NAMESPACE = uuid.UUID("6f1c1a52-8f0e-4d0e-9a43-2b7d1d6c0c11")
 
 
 def new_order_id(given: str | None, command_id: str) -> str:
-    """The client's order id, which must be a UUID, in canonical form; else one from the command id."""
+    """The client's order id, which must be a UUID, in lower case; else one from the command id."""
     if given is None:
         return str(uuid.uuid5(ORDER_ID_NAMESPACE, command_id))
-    try:
-        return str(uuid.UUID(given))
-    except ValueError:
-        raise BadUserInputError(f"orderId must be a UUID, got {given!r}") from None
+    if not is_uuid(given):
+        raise BadUserInputError(f"orderId must be a UUID (8-4-4-4-12 hex digits), got {given!r}")
+    return given.lower()
 
 
 def command_id(given: str | None, generate: str) -> str:
-    """The client's idempotency key, or a generated one."""
-    if given is None:
-        return generate
-    if not given.strip() or len(given) > MAX_ID_LENGTH:
-        raise BadUserInputError(f"commandId must be 1 to {MAX_ID_LENGTH} characters")
-    return given
+    """The client's idempotency key (checked by ValidInput), or a generated one."""
+    return generate if given is None else given
 
 
 def check_projection(name: str, known: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ import strawberry
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
 from domain.values import Address, LineItem
 from resolvers.arguments import check_expected_version, command_id, new_order_id
+from resolvers.input_values import ValidInput
 from schema.context import Context, Services
 from schema.inputs import AddOrderItemInput, CancelOrderInput, CreateOrderInput, ShipOrderInput
 from schema.types import CommandResult
@@ -21,7 +22,7 @@ async def _dispatch(services: Services, command: Command) -> CommandResult:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[ValidInput()])
     async def create_order(self, info: Info, input: CreateOrderInput) -> CommandResult:
         services = info.context.services
         address = input.shipping_address
@@ -45,7 +46,7 @@ class Mutation:
         )
         return await _dispatch(services, command)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[ValidInput()])
     async def add_order_item(self, info: Info, input: AddOrderItemInput) -> CommandResult:
         services = info.context.services
         check_expected_version(input.expected_version)
@@ -58,7 +59,7 @@ class Mutation:
         )
         return await _dispatch(services, command)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[ValidInput()])
     async def ship_order(self, info: Info, input: ShipOrderInput) -> CommandResult:
         services = info.context.services
         check_expected_version(input.expected_version)
@@ -70,7 +71,7 @@ class Mutation:
         )
         return await _dispatch(services, command)
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=[ValidInput()])
     async def cancel_order(self, info: Info, input: CancelOrderInput) -> CommandResult:
         services = info.context.services
         check_expected_version(input.expected_version)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.arguments import check_min_version, check_page, wait_seconds
+from resolvers.arguments import check_min_version, check_page, check_search, wait_seconds
+from resolvers.input_values import ValidInput
 from projections.consistency import wait_for_order_version
 from projections.order_views.queries import NAME as ORDER_VIEWS
 from schema.context import Context, Services
@@ -25,6 +26,7 @@ async def _wait_for_position(services: Services, min_position: int | None, wait_
 @strawberry.type
 class Query:
     @strawberry.field(
+        extensions=[ValidInput()],
         description=(
             "The order, or null. With minVersion, waits up to waitMs (default 2000, at most 10000) "
             "for the view to reach that version, then returns what it has: compare `version`."
@@ -45,6 +47,7 @@ class Query:
         return None if view is None else Order.from_view(view)
 
     @strawberry.field(
+        extensions=[ValidInput()],
         description=(
             "A customer's orders, newest first (ties by orderId). pageSize 1 to 100; totalPages is 0 "
             "when there are none. With minPosition, waits up to waitMs (default 2000, at most 10000) "
@@ -70,6 +73,7 @@ class Query:
         return OrderPage.from_view(view)
 
     @strawberry.field(
+        extensions=[ValidInput()],
         description=(
             "Orders where every whitespace-separated term of `query` occurs, case-insensitively, in "
             "the order id, the customer id, a product id or the shipping address; filtered and "
@@ -90,6 +94,7 @@ class Query:
     ) -> OrderPage:
         services = info.context.services
         page, page_size = check_page(page, page_size)
+        check_search(query)
         await _wait_for_position(services, min_position, wait_ms)
         criteria = filter or OrderFilter()
         view = await services.orders.search(
@@ -107,17 +112,20 @@ class Query:
         )
         return OrderPage.from_view(view)
 
-    @strawberry.field
+    @strawberry.field(extensions=[ValidInput()])
     async def customer(self, info: Info, customer_id: strawberry.ID) -> CustomerSummary | None:
         view = await info.context.loaders.customer_summary.load(str(customer_id))
         return None if view is None else CustomerSummary.from_view(view)
 
-    @strawberry.field(description="The order's events from the event store, oldest first; empty for an unknown order.")
+    @strawberry.field(
+        extensions=[ValidInput()],
+        description="The order's events from the event store, oldest first; empty for an unknown order.",
+    )
     async def order_events(self, info: Info, order_id: strawberry.ID) -> list[Event]:
         records = await info.context.services.store.read_stream(str(order_id))
         return [Event.from_record(record) for record in records]
 
-    @strawberry.field
+    @strawberry.field(extensions=[ValidInput()])
     async def projections(self, info: Info) -> list[ProjectionStatus]:
         services = info.context.services
         return [ProjectionStatus.from_view(view) for view in await services.statuses()]

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from resolvers.arguments import check_min_version, check_projection, timeout_seconds
+from resolvers.input_values import ValidInput
 from projections.consistency import order_updates, wait_for_order_version
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
@@ -20,6 +21,7 @@ Info = strawberry.Info[Context, None]
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
+        extensions=[ValidInput()],
         description=(
             "Emits the order once the read model shows it at minVersion or later (at once if it "
             "already does), then completes. With timeoutMs, ends with CONSISTENCY_TIMEOUT if that "
@@ -40,6 +42,7 @@ class Subscription:
         yield Order.from_view(view)
 
     @strawberry.subscription(
+        extensions=[ValidInput()],
         description=(
             "Emits the order's current view at once (when it has one), then its view each time the "
             "projection applies a new version of it, until the client stops. Versions only increase."
@@ -55,6 +58,7 @@ class Subscription:
             await versions.aclose()
 
     @strawberry.subscription(
+        extensions=[ValidInput()],
         description=(
             "Emits once the named projection's checkpoint reaches position (at once if it already "
             "has), then completes."

@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.limits import MAX_TEXT_LENGTH
 from eventstore.database import Database
 from projections.bulk import rows_by_key, single_statement_reader
 from projections.checkpoints import checkpoint_position
@@ -27,7 +28,15 @@ SORT_COLUMNS = {
     "item_count": order_views.c.item_count,
 }
 MAX_PAGE_SIZE = 1000
-MAX_PAGE = 10**9
+# The deepest page (the API refuses more; a page beyond it is clamped here): OFFSET reads
+# and discards every row before the page, and page 10,000 of 100 rows skips a million.
+MAX_PAGE = 10_000
+# Search terms, for every backend alike. SQLite refuses a LIKE pattern over 50,000 bytes
+# ("LIKE or GLOB pattern too complex") and an expression tree deeper than 1,000 (about
+# 1,000 terms ANDed together). Far below both: a (casefolded) term as long as the longest
+# text an order holds, and twenty of them.
+MAX_SEARCH_TERMS = 20
+MAX_SEARCH_TERM_LENGTH = MAX_TEXT_LENGTH
 _VIEW_COLUMNS = [column for column in order_views.c if column.name not in ("total_minor", "search_text")]
 _GET = select(*_VIEW_COLUMNS).where(order_views.c.order_id == bindparam("order_id"))
 # PostgreSQL: the hottest reads (order by id, and the subscriptions' batched re-reads) go
@@ -129,8 +138,15 @@ def escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def search_terms(text: str | None) -> tuple[str, ...]:
+    """The distinct casefolded whitespace-separated terms of a search, in order."""
+    return tuple(dict.fromkeys((text or "").casefold().split()))
+
+
 def _term_filters(terms: str | None) -> list[ColumnElement[bool]]:
-    words = dict.fromkeys((terms or "").casefold().split())
+    words = search_terms(terms)
+    if len(words) > MAX_SEARCH_TERMS or any(len(word) > MAX_SEARCH_TERM_LENGTH for word in words):
+        raise ValueError(f"at most {MAX_SEARCH_TERMS} search terms of at most {MAX_SEARCH_TERM_LENGTH} characters")
     return [order_views.c.search_text.like(f"%{escape_like(word)}%", escape="\\") for word in words]
 
 
