@@ -3,7 +3,8 @@ GraphQL-over-HTTP specification gives it, never a plain-text body or a 500.
 
 - A request that is not well-formed (not JSON, not an object, a parameter of the wrong type,
   no query, an unsupported content type): 400 whatever the client accepts.
-- A mutation over GET: 405 with `Allow: POST` (the specification's MUST).
+- A mutation over GET: 405 with `Allow: POST` (the specification's MUST); any method but GET
+  and POST: 405 with `Allow: GET, POST`.
 - A well-formed request that cannot run (the operation cannot be determined, a subscription
   over HTTP): a GraphQL request error, 200 for application/json clients (the specification
   asks for 200 on every well-formed request there) and 400 for application/graphql-response+json.
@@ -46,6 +47,8 @@ def request_error_response(error: HTTPException, media_type: str) -> Response:
         status, message = _request_error_status(media_type), _operation_message(cause)
     elif isinstance(cause, MissingQueryError):
         message = NO_QUERY
+    elif status == 405:
+        headers = {"Allow": "GET, POST"}  # a method GraphQL does not serve at all
     return Response(error_body(message), status_code=status, media_type=media_type, headers=headers)
 
 

@@ -126,6 +126,14 @@ async def test_a_mutation_over_get_is_a_405_allowing_post(api: RunningServer, pr
     assert problems() == []
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "OPTIONS"])
+async def test_a_method_graphql_does_not_serve_is_a_json_405(api: RunningServer, problems, method: str) -> None:  # type: ignore[no-untyped-def]
+    response = await api.http.request(method, api.url, headers=JSON, content=b'{"query": "{ projections { name } }"}')
+    assert response.headers["allow"] == "GET, POST"
+    assert_request_error(response, 405)
+    assert problems() == []
+
+
 # ---- WebSocket ----------------------------------------------------------------------------
 
 MALFORMED_FRAMES = {"array": "[]", "number": "123", "null": "null", "string": '"x"', "not JSON": "{nope",
