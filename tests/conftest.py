@@ -23,10 +23,12 @@ from types import FrameType
 
 import asyncpg
 import pytest
+import pytest_asyncio
 
 from eventstore.database import Database, create_database
 from eventstore.memory_store import InMemoryEventStore
 from orderly.migrate import migrate
+from tests.support.server import RunningServer, running_server, server_settings
 from tests.support.services import skip_or_fail
 
 POSTGRES_ADMIN_URL = os.environ.get("ORDERLY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -174,6 +176,27 @@ def redis_url() -> str:
 def memory_store() -> InMemoryEventStore:
     """An empty in-memory event store without a bus."""
     return InMemoryEventStore()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend(request: pytest.FixtureRequest) -> tuple[str, Path | str]:
+    """Each SQL backend and its session template, once per module (resolved outside the event loop)."""
+    return str(request.param), request.getfixturevalue(f"{request.param}_template")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_api(
+    module_backend: tuple[str, Path | str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningServer]:
+    """One server per backend for a whole module, for tests that only read or write under random ids.
+
+    A module using it runs its tests in the module's event loop:
+    `pytestmark = pytest.mark.asyncio(loop_scope="module")`.
+    """
+    backend, template = module_backend
+    async with fresh_database_url(backend, template, tmp_path_factory.mktemp("shared")) as url:
+        async with running_server(server_settings(url)) as server:
+            yield server
 
 
 from tests.support.cluster import cluster  # noqa: E402,F401 - shared fixtures

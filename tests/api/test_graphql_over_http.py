@@ -15,6 +15,14 @@ import pytest
 
 from tests.support.server import RunningServer
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+def api(shared_api: RunningServer) -> RunningServer:
+    """One server per backend for the whole module: every test here uses ids of its own."""
+    return shared_api
+
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 TYPENAME = {"query": "{ __typename }"}
@@ -114,7 +122,7 @@ async def send(api: RunningServer, rule: Rule) -> httpx.Response:
     return await api.http.post(api.url, content=content, headers=headers)
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # transport rules: one backend is enough
+@pytest.mark.parametrize("module_backend", ["sqlite"], indirect=True, scope="module")  # transport rules: one backend is enough
 @pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])
 async def test_graphql_over_http_rule(api: RunningServer, rule: Rule) -> None:
     response = await send(api, rule)
@@ -131,7 +139,7 @@ async def test_graphql_over_http_rule(api: RunningServer, rule: Rule) -> None:
         assert "data" not in body, body
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("module_backend", ["sqlite"], indirect=True, scope="module")
 @pytest.mark.parametrize(("accept", "expected"), [
     ("application/graphql-response+json, application/json;q=0.9", GRAPHQL_RESPONSE),
     ("application/json, application/graphql-response+json;q=0.5", JSON),

@@ -16,6 +16,14 @@ import pytest
 from tests.api.operations import CREATE, order_input
 from tests.support.server import RunningServer
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+def api(shared_api: RunningServer) -> RunningServer:
+    """One server per backend for the whole module: every test here uses ids of its own."""
+    return shared_api
+
 SHORT = {"content-type": "application/json"}
 FULL = {"content-type": "application/json; charset=UTF-8; x=y"}
 

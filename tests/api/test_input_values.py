@@ -16,6 +16,14 @@ from tests.api.operations import ADD_ITEM, CANCEL, CREATE, ORDER, SHIP, order_in
 from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS, websocket
 from tests.support.server import RunningServer
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+def api(shared_api: RunningServer) -> RunningServer:
+    """One server per backend for the whole module: every test here uses ids of its own."""
+    return shared_api
+
 EVENTS = "query($id: ID!) { orderEvents(orderId: $id) { version } }"
 SEARCH = "query($q: String, $f: OrderFilter, $page: Int) { searchOrders(query: $q, filter: $f, page: $page) { total items { orderId } } }"
 PROJECTED = "subscription($id: ID!) { orderProjected(orderId: $id, minVersion: 1, timeoutMs: 5000) { orderId version } }"

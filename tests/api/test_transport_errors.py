@@ -17,6 +17,14 @@ from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS
 from tests.support.raw_websocket import raw_websocket
 from tests.support.server import RunningServer
 
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture
+def api(shared_api: RunningServer) -> RunningServer:
+    """One server per backend for the whole module: every test here uses ids of its own."""
+    return shared_api
+
 JSON = {"content-type": "application/json"}
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 SUBSCRIPTION = 'subscription { projectionCaughtUp(name: "order_views", position: 0) { name } }'
