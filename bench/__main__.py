@@ -187,11 +187,12 @@ def _print_extras(ctx: BenchContext, errors: dict[str, str]) -> None:
             f"load generator CPU share: at most {worst['loadgen_cpu']:.0%} of one core "
             f"({worst['scenario']}, {worst['side']}); server CPU per run is in the JSON (loadgen[].server_cpu)"
         )
-    ryw = ctx.details.get("read_your_writes")
-    if ryw:
+    for ryw in (ctx.details.get("read_your_writes") or {}).values():
         print(
-            f"read-your-writes over {ryw['commands']:,} commands at {ryw['rate']:g}/s: p50 {ryw['p50_ms']:.2f} ms, "
-            f"p99 {ryw['p99_ms']:.2f} ms (max {ryw['max_ms']:.2f} ms, {ryw['negative_clamped']} clamped at 0)"
+            f"read-your-writes over {ryw['commands']:,} notifications at {ryw['rate']:g}/s through {ryw['writers']} "
+            f"writing API(s), {ryw['sockets']} sockets: p50 {ryw['p50_ms']:.2f} ms, p99 {ryw['p99_ms']:.2f} ms, "
+            f"max {ryw['max_ms']:.2f} ms; {ryw['late']} over 100 ms, {ryw['refused']} refused, {ryw['errors']} errors, "
+            f"{ryw['missing']} missing, {ryw['failed_commands']} failed commands ({ryw['negative_clamped']} clamped at 0)"
         )
     for name, reason in ctx.unavailable.items():
         print(f"baseline {name} unavailable: {reason}")

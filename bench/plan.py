@@ -20,7 +20,8 @@ class Plan:
     orders: int  # loaded orders (scenarios 3, 4, 6)
     events_per_order: int  # so the log holds orders * events_per_order events
     commands: int  # scenario 5: createOrder commands per run
-    command_rate: float  # scenario 5: commands per second
+    command_rate: float  # scenario 5: commands per second through one API
+    fast_command_rate: float  # scenario 5 again, through two APIs (commands scaled to last as long)
     subscriptions: int  # scenario 7
     subscriptions_per_socket: int
     update_round: int  # scenario 7: orders updated by one projection batch
@@ -53,6 +54,7 @@ FULL = Plan(
     events_per_order=10,
     commands=1000,
     command_rate=200,
+    fast_command_rate=1000,
     subscriptions=10_000,
     subscriptions_per_socket=100,
     update_round=100,

@@ -35,7 +35,8 @@ class Series:
 
 @dataclass(frozen=True)
 class Target:
-    """A goal on the ratio or on Orderly's own value: kind is "ratio>=", "value<=" or "value>="."""
+    """A goal on the ratio or on Orderly's own value: kind is "ratio>=", "value<=", "value>="
+    or "every<=" (every run's value, not only the median)."""
 
     kind: str
     number: float
@@ -44,7 +45,7 @@ class Target:
         """Whether the median meets it (None when the ratio it needs is unknown)."""
         if self.kind == "ratio>=":
             return None if ratio is None else ratio >= self.number
-        if self.kind == "value<=":
+        if self.kind in ("value<=", "every<="):
             return value <= self.number
         return value >= self.number
 
@@ -52,8 +53,9 @@ class Target:
         """As printed in the table."""
         if self.kind == "ratio>=":
             return f">= {self.number:g}x"
-        sign = "<=" if self.kind == "value<=" else ">="
-        return f"{sign} {self.number:g} {unit}".rstrip()
+        sign = ">=" if self.kind == "value>=" else "<="
+        every = ", every run" if self.kind == "every<=" else ""
+        return f"{sign} {self.number:g} {unit}".rstrip() + every
 
 
 @dataclass
@@ -86,6 +88,8 @@ class Figure:
         """Whether the target is met (None without a target)."""
         if self.target is None or not self.orderly.values:
             return None
+        if self.target.kind == "every<=":
+            return self.target.met(max(self.orderly.values), self.ratio)
         return self.target.met(self.orderly.median, self.ratio)
 
     def as_dict(self) -> dict[str, Any]:

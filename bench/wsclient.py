@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 Handler = Callable[[str, str, dict[str, Any], float], None]  # (id, type, payload, arrived)
@@ -44,19 +45,24 @@ class GraphQLSocket:
 
     async def _read(self) -> None:
         assert self._connection is not None
-        async for raw in self._connection:
+        with contextlib.suppress(ConnectionClosed):
+            await self._read_messages(self._connection)
+
+    async def _read_messages(self, connection: ClientConnection) -> None:
+        async for raw in connection:
             arrived = time.perf_counter()
             message = orjson.loads(raw)
             kind = message.get("type")
             if kind == "ping":
-                await self._connection.send(orjson.dumps({"type": "pong"}).decode())
+                await connection.send(orjson.dumps({"type": "pong"}).decode())
             elif kind in ("next", "error", "complete"):
                 self._on_message(message.get("id", ""), kind, message.get("payload") or {}, arrived)
 
     async def close(self) -> None:
         """Close the socket and stop reading."""
         if self._connection is not None:
-            await self._connection.close()
+            with contextlib.suppress(ConnectionClosed, OSError):
+                await self._connection.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -9,18 +9,32 @@ before 10 commits, move its checkpoint past 10 and never read it.
 SQLite has one writer at a time (appends run in BEGIN IMMEDIATE transactions), so
 positions commit in order and read_log needs no filter.
 
-On PostgreSQL every event row stores its transaction's id (`tx_id xid8`), and read_log
-takes only rows whose transaction is older than every transaction still running:
-`tx_id < pg_snapshot_xmin(pg_current_snapshot())`, in the same statement as the read so
-both use one snapshot. Anything it leaves out may still commit; anything it returns can
-no longer be overtaken, because appends go through the `orderly_append` function
-(migration 0001), which takes a global advisory lock, gets the transaction's xid and
-inserts the rows (taking positions) before it releases the lock, all before COMMIT.
-Among appending transactions xid order is therefore position order, and the filtered
-read is always a prefix of the log after the checkpoint: a projector may set its
-checkpoint to the last event returned. The lock covers only the insert, not the commit,
-so commits and their fsyncs still overlap. A long-running transaction anywhere on the
-server holds the horizon back (projections lag; nothing is lost).
+On PostgreSQL read_log returns a prefix of the visible rows after the checkpoint, in
+position order, and stops before the first row that a transaction still running could
+yet precede. A row is safe when either holds:
+
+- its position follows the previous row's directly (the first row: the checkpoint's).
+  Positions are unique, so when every position up to N is visible no row that commits
+  later can take one of them. This is the common case, and it waits for nothing.
+- its transaction is older than every transaction still running: every event row stores
+  its transaction's id (`tx_id xid8`) and the test is `tx_id < pg_snapshot_xmin(
+  pg_current_snapshot())`, in the same statement as the read so both use one snapshot.
+  Appends go through the `orderly_append` function (migration 0001), which takes a
+  global advisory lock, gets the transaction's xid and inserts the rows (taking
+  positions) before it releases the lock, all before COMMIT; among appending
+  transactions xid order is therefore position order, so a row that passes this test
+  cannot be overtaken by one still uncommitted. This rule is what lets the read pass a
+  gap that will never fill (an append that rolled back after taking its positions).
+
+Only the second rule waits for other transactions, and it waits for *every* transaction
+on the server that holds an xid, in any database (a CREATE DATABASE, a vacuum's ANALYZE,
+the other projection's commit, a batch job): when read_log relied on it alone, each of
+those stalled every projection for as long as it ran. With the first rule it matters
+only at a gap: an append whose lower position commits after a higher one (until it
+commits), or one that rolled back (until the transactions older than its successor end).
+The lock covers only the insert, not the commit, so commits and their fsyncs still
+overlap. A long-running transaction anywhere on the server can still hold a read back
+at a gap (projections lag; nothing is lost).
 """
 
 from __future__ import annotations
@@ -68,15 +82,25 @@ _READ_LOG = (
     .order_by(events.c.position)
     .limit(bindparam("limit"))
 )
-# PostgreSQL only: tx_id exists there alone (see the module docstring). Raw SQL for the
-# raw pool; the document comes as text for orjson.
-_READ_LOG_RAW = """
+# PostgreSQL only: tx_id exists there alone. Raw SQL for the raw pool; the document comes
+# as text for orjson. `safe` is the module docstring's two rules; the running bool_and
+# cuts the answer at the first row that passes neither, so it is always a prefix.
+_SAFE_TO_TAIL = (
+    '"position" = coalesce(lag("position") OVER (ORDER BY "position"), $1) + 1'
+    " OR tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+)
+_READ_LOG_RAW = f"""
     SELECT "position", event_id, stream_id, stream_type, version, type_name, schema_version,
            data::text AS data, occurred_at, recorded_at, command_id
-    FROM events
-    WHERE "position" > $1 AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+    FROM (
+        SELECT *, bool_and(safe) OVER (ORDER BY "position") AS prefix
+        FROM (
+            SELECT *, {_SAFE_TO_TAIL} AS safe
+            FROM (SELECT * FROM events WHERE "position" > $1 ORDER BY "position" LIMIT $2) AS visible
+        ) AS checked
+    ) AS cut
+    WHERE prefix
     ORDER BY "position"
-    LIMIT $2
 """
 _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 _FIND_COMMAND = select(commands).where(commands.c.command_id == bindparam("command_id"))

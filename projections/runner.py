@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import UTC, datetime
 
 
 from domain.ports import RecordedEvent
@@ -20,7 +22,7 @@ from eventstore.bus import EVENTS_CHANNEL, NotificationBus, Subscription, projec
 from eventstore.database import Database
 from projections.bulk import single_statement_reader
 from projections.checkpoints import Checkpoint, ProjectionState, ensure_checkpoint, read_checkpoint, set_state
-from projections.commit import commit_batch
+from projections.commit import Upsert, commit_batch
 from projections.projector import EventLog, Projector
 from projections.rebuild import rebuild
 from projections.tasks import cancel_and_wait
@@ -34,6 +36,10 @@ LeaseFactory = Callable[[], AbstractAsyncContextManager[object]]
 STOP_TIMEOUT = 5.0
 HIDDEN_RETRY_BASE = 0.005
 HIDDEN_RETRY_MAX = 0.25
+# A live batch (the runner was caught up) slower than this, or whose oldest event waited
+# longer than this from its append to the "projection advanced" notice, is logged with
+# what it held: until there are metrics, that log line is how an operator sees a stall.
+SLOW_BATCH_SECONDS = 0.1
 
 
 class ProjectionRunner:
@@ -52,6 +58,7 @@ class ProjectionRunner:
         retry_base: float = 0.1,
         retry_max: float = 30.0,
         lease: LeaseFactory | None = None,
+        slow_batch: float = SLOW_BATCH_SECONDS,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -66,6 +73,8 @@ class ProjectionRunner:
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._lease = lease
+        self._slow_batch = slow_batch
+        self._live = False  # caught up at least once this term: batch timings mean something
         self._task: asyncio.Task[None] | None = None
         self._state = ProjectionState.STOPPED
         self._persisted: ProjectionState | None = None
@@ -136,12 +145,13 @@ class ProjectionRunner:
         position = self._term_position
         applied = 0
         while True:
+            started = time.perf_counter()
             events = await self._store.read_log(after=position, limit=self._batch_size)
             if not events:
                 break
             if self._state is not ProjectionState.FAILED:
                 self._state = ProjectionState.REBUILDING if self._rebuilding else ProjectionState.CATCHING_UP
-            committed = await self._apply_batch(position, events)
+            committed = await self._apply_batch(position, events, started)
             if committed is None:
                 checkpoint = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, checkpoint.position)
@@ -153,6 +163,7 @@ class ProjectionRunner:
                 break
         self._position = position
         self._rebuilding = False
+        self._live = True
         if self._persisted is not ProjectionState.RUNNING:
             await self._persist_state(ProjectionState.RUNNING, None)
         self._state = ProjectionState.RUNNING
@@ -165,6 +176,7 @@ class ProjectionRunner:
             try:
                 async with self._lease() if self._lease is not None else nullcontext():
                     self._active = True
+                    self._live = False
                     self._term_position = None
                     await self._lead()
             except Exception as error:
@@ -235,19 +247,22 @@ class ProjectionRunner:
             self._rebuilding = True
         return checkpoint
 
-    async def _apply_batch(self, from_position: int, events: Sequence[RecordedEvent]) -> int | None:
+    async def _apply_batch(self, from_position: int, events: Sequence[RecordedEvent], started: float) -> int | None:
         to_position = events[-1].position
         if len(events) < self._batch_size:
             state = ProjectionState.RUNNING
         else:
             state = ProjectionState.REBUILDING if self._rebuilding else ProjectionState.CATCHING_UP
+        read = time.perf_counter()
         # Read what the batch needs outside the write: if another runner (or a rebuild)
         # commits after this read, the checkpoint is no longer at from_position and the
         # compare-and-set below writes nothing.
         async with self._reader.connect() as conn:
             changes = await self._projector.plan(conn, events)
+        planned = time.perf_counter()
         if not await commit_batch(self._database, self.name, from_position, to_position, state, changes.upserts):
             return None
+        committed = time.perf_counter()
         streams = changes.streams
         self._position, self._persisted, self._last_error = to_position, state, None
         if self._state is ProjectionState.FAILED:
@@ -255,7 +270,31 @@ class ProjectionRunner:
         self._state = state
         notice = {"name": self.name, "from_position": from_position, "position": to_position, "streams": streams}
         await self._bus.publish(projection_channel(self.name), notice)
+        if self._live and state is ProjectionState.RUNNING:
+            self._report_if_slow(events, changes.upserts, (started, read, planned, committed, time.perf_counter()))
         return to_position
+
+    def _report_if_slow(
+        self, events: Sequence[RecordedEvent], upserts: Sequence[Upsert], marks: tuple[float, ...]
+    ) -> None:
+        """Log a live batch that took longer than slow_batch, or left an event waiting that long."""
+        started, read, planned, committed, announced = marks
+        # recorded_at is the appending transaction's start: the wait includes its commit.
+        oldest = min(event.recorded_at for event in events)
+        waited = (datetime.now(UTC) - (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))).total_seconds()
+        took = announced - started
+        if took < self._slow_batch and waited < self._slow_batch:
+            return
+        rows = ", ".join(f"{change.table.name} {len(change.rows)}" for change in upserts) or "none"
+        log.warning(
+            "projection %s: slow batch, positions %d-%d: %d events, %d streams, rows %s; took %.0f ms"
+            " (read %.0f, plan %.0f, commit %.0f, announce %.0f); oldest event appended %.0f ms before it was announced",
+            self.name, events[0].position, events[-1].position, len(events),
+            len({event.stream_id for event in events}), rows, took * 1000, (read - started) * 1000,
+            (planned - read) * 1000, (committed - planned) * 1000, (announced - committed) * 1000, waited * 1000,
+            extra={"projection": self.name, "position": events[-1].position, "batch_ms": took * 1000,
+                   "waited_ms": waited * 1000},
+        )
 
     async def _record_failure(self, error: Exception) -> None:
         self._failures += 1

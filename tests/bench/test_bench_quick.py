@@ -60,7 +60,8 @@ def test_quick_bench_runs_every_scenario(redis_url: str) -> None:
         for figure in report["figures"]:
             assert FIGURE_KEYS <= set(figure), figure
             assert figure["orderly"]["median"] >= 0
-        assert report["details"]["read_your_writes"]["commands"] > 0
+        assert report["details"]["read_your_writes"]["base"]["commands"] > 0
+        assert report["details"]["read_your_writes"]["fast"]["writers"] == 2
     finally:
         for path in written:
             path.unlink()

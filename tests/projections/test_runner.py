@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -141,6 +143,39 @@ async def test_a_started_runner_is_woken_by_appends(
 
     queries = OrderViewQueries(database)
     await eventually(lambda: _exists(queries, order_id), timeout=2.0)
+
+
+async def test_a_slow_live_batch_is_logged_with_what_it_held(
+    database: Database, commands: CommandBus, make_runner: RunnerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = make_runner("order_views", poll_interval=30.0, slow_batch=0.0)  # every live batch counts as slow
+    with caplog.at_level(logging.WARNING, logger="projections.runner"):
+        await runner.start()
+        await eventually(lambda: _state_is(runner, ProjectionState.RUNNING))
+        (order_id,) = await place_orders(commands, new_id("cust"), 1)
+        await eventually(lambda: _exists(OrderViewQueries(database), order_id), timeout=2.0)
+        await eventually(lambda: _logged(caplog, "slow batch"), timeout=2.0)
+
+    (record,) = [r for r in caplog.records if "slow batch" in r.getMessage()][:1]
+    message = record.getMessage()
+    assert "projection order_views" in message and "1 events, 1 streams, rows order_views 1" in message
+    assert "oldest event appended" in message and "commit" in message
+    assert record.projection == "order_views" and record.waited_ms >= 0  # type: ignore[attr-defined]
+
+
+async def test_catch_up_batches_are_not_reported_as_slow(
+    database: Database, commands: CommandBus, make_runner: RunnerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    await place_orders(commands, new_id("cust"), 3)
+    runner = make_runner("order_views", poll_interval=30.0, slow_batch=0.0)
+    with caplog.at_level(logging.WARNING, logger="projections.runner"):
+        await runner.start()
+        await eventually(lambda: _state_is(runner, ProjectionState.RUNNING))
+    assert not [r for r in caplog.records if "slow batch" in r.getMessage()]
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
+    return any(text in record.getMessage() for record in caplog.records)
 
 
 async def test_resumes_from_its_checkpoint_after_stop_without_double_counting(

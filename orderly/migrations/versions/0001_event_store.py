@@ -35,7 +35,9 @@ STREAM_LOCK_CLASS = 72_453
 # its rows (taking positions) and releases the lock, all before COMMIT. Among appending
 # transactions xid order is then position order, and "xid below the horizon" selects
 # exactly a prefix of the committed log. Commits (and their fsyncs) stay concurrent,
-# unlike LOCK TABLE held until commit.
+# unlike LOCK TABLE held until commit. (read_log also takes an event whose position
+# directly follows the previous one without asking the horizon, so that it does not wait
+# behind unrelated transactions; the horizon rule is what passes a gap: sql_store.py.)
 #
 # - The guard refuses a transaction that already has an xid (it was assigned outside the
 #   lock, so its order is unknown); this also limits a transaction to one append.
