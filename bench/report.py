@@ -147,7 +147,7 @@ def table(figures: list[Figure], *, runs_note: str) -> str:
             "-" if met is None else ("yes" if met else "NO"),
         ))
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows]]
+    lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]]
     lines.insert(1, "-+-".join("-" * width for width in widths))
     footer = (
         f"{runs_note}. ratio: Orderly/baseline for rates, baseline/Orderly for latency and memory "

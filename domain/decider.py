@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from enum import Enum
 
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
 from domain.errors import ConcurrencyConflictError, InvalidInputError, InvalidStateError, OrderNotFoundError
@@ -17,14 +16,7 @@ from domain.limits import (
     check_item,
     check_text,
 )
-
-
-class OrderStatus(Enum):
-    """Where an order is in its life."""
-
-    CREATED = "CREATED"
-    SHIPPED = "SHIPPED"
-    CANCELLED = "CANCELLED"
+from domain.values import OrderStatus
 
 
 @dataclass(frozen=True, kw_only=True)

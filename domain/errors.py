@@ -1,26 +1,18 @@
-"""Typed errors of the write side; each carries the contract's error code."""
+"""Typed errors of the write side (the GraphQL edge maps each class to its contract code)."""
 
 from __future__ import annotations
-
-from typing import ClassVar
 
 
 class DomainError(Exception):
     """An expected failure a client can act on."""
 
-    code: ClassVar[str] = "BAD_USER_INPUT"
-
 
 class InvalidInputError(DomainError):
     """The command's input breaks a rule (empty items, quantity < 1, ...)."""
 
-    code = "BAD_USER_INPUT"
-
 
 class OrderNotFoundError(DomainError):
     """The command names an order that does not exist."""
-
-    code = "NOT_FOUND"
 
     def __init__(self, order_id: str) -> None:
         super().__init__(f"order {order_id} does not exist")
@@ -30,13 +22,9 @@ class OrderNotFoundError(DomainError):
 class InvalidStateError(DomainError):
     """The order's state forbids the command."""
 
-    code = "INVALID_STATE"
-
 
 class ConcurrencyConflictError(DomainError):
     """The stream was not at the expected version."""
-
-    code = "CONCURRENCY_CONFLICT"
 
     def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
         actual_text = "unknown" if actual is None else str(actual)
@@ -61,9 +49,10 @@ class UnknownCommandError(Exception):
 
 
 class ServiceUnavailableError(DomainError):
-    """A store the command needs cannot be reached; safe to retry later."""
+    """A store cannot be reached, for a write or a read; safe to retry later.
 
-    code = "SERVICE_UNAVAILABLE"
+    Adapters raise it (from the driver's error) where they catch connection failures.
+    """
 
 
 class DuplicateCommandError(Exception):

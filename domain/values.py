@@ -1,9 +1,18 @@
-"""Value objects shared by commands, events and state."""
+"""Value objects and the order status, shared by commands, events, state and the read side."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its life; the contract's OrderStatus."""
+
+    CREATED = "CREATED"
+    SHIPPED = "SHIPPED"
+    CANCELLED = "CANCELLED"
 
 
 @dataclass(frozen=True, kw_only=True)

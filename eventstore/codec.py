@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from collections.abc import Callable, Hashable
 from typing import Any, cast
 
 from domain.events import EVENT_TYPES, Event
@@ -24,7 +24,8 @@ class UnknownEventTypeError(Exception):
 
 def encode(event: Event) -> dict[str, Any]:
     """The event's fields as JSON-safe data."""
-    return _encode_value(event)
+    data: dict[str, Any] = _encode_value(event)
+    return data
 
 
 def decode(type_name: str, schema_version: int, data: dict[str, Any]) -> Event:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +14,9 @@ import asyncpg
 import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from domain.errors import ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +150,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 # resources (53), shutdown or "starting up" (57P01-57P03).
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03")
 _SQLITE_UNAVAILABLE_MESSAGES = ("database is locked", "unable to open database file", "disk i/o error")
+UNAVAILABLE_MESSAGE = "The database cannot be reached; retry later"
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -178,3 +183,30 @@ def _causes(error: BaseException) -> list[BaseException]:
         orig = getattr(current, "orig", None)
         pending.extend([current.__cause__, current.__context__, orig if isinstance(orig, BaseException) else None])
     return seen
+
+
+@contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """Inside it, a driver error meaning the database cannot be reached leaves as ServiceUnavailableError."""
+    try:
+        yield
+    except ServiceUnavailableError:
+        raise
+    except Exception as error:
+        if is_unavailable(error):
+            raise ServiceUnavailableError(UNAVAILABLE_MESSAGE) from error
+        raise
+
+
+class ReadEngine:
+    """An engine for reads whose connections report an unreachable database as ServiceUnavailableError."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection; failing to reach the database, on connect or in use, is ServiceUnavailableError."""
+        with unavailable_as_error():
+            async with self.engine.connect() as conn:
+                yield conn

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 import orjson
@@ -105,8 +106,9 @@ class RedisBus:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
             finally:
+                close: Callable[[], Awaitable[object]] = pubsub.aclose  # unannotated in redis-py
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await close()
 
     def _deliver(self, message: dict[str, object]) -> None:
         channel = message["channel"]

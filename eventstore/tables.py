@@ -28,9 +28,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from domain.limits import MAX_ID_LENGTH
+
 metadata = MetaData()
 
-ID_LENGTH = 100
+# Ids (stream, command) are domain.limits.MAX_ID_LENGTH; names (stream and event types) this long.
 NAME_LENGTH = 100
 
 
@@ -53,7 +55,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         """Read back an aware UTC datetime."""
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # INTEGER PRIMARY KEY AUTOINCREMENT on SQLite (never reuses a position), a bigint
@@ -68,7 +71,7 @@ events = Table(
     metadata,
     Column("position", Position, Identity(always=True, start=1), autoincrement=True),
     Column("event_id", String(36), nullable=False),
-    Column("stream_id", String(ID_LENGTH), nullable=False),
+    Column("stream_id", String(MAX_ID_LENGTH), nullable=False),
     Column("stream_type", String(NAME_LENGTH), nullable=False),
     Column("version", Integer, nullable=False),
     Column("type_name", String(NAME_LENGTH), nullable=False),
@@ -76,7 +79,7 @@ events = Table(
     Column("data", Document, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
-    Column("command_id", String(ID_LENGTH), nullable=True),
+    Column("command_id", String(MAX_ID_LENGTH), nullable=True),
     PrimaryKeyConstraint("position", name="pk_events"),
     UniqueConstraint("event_id", name="uq_events_event_id"),
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
@@ -86,10 +89,10 @@ events = Table(
 commands = Table(
     "commands",
     metadata,
-    Column("command_id", String(ID_LENGTH), nullable=False),
+    Column("command_id", String(MAX_ID_LENGTH), nullable=False),
     Column("command_type", String(NAME_LENGTH), nullable=False),
     Column("fingerprint", String(64), nullable=False),
-    Column("stream_id", String(ID_LENGTH), nullable=False),
+    Column("stream_id", String(MAX_ID_LENGTH), nullable=False),
     Column("version", Integer, nullable=False),
     Column("position", BigInteger, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),

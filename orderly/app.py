@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -12,15 +12,20 @@ from starlette.routing import Route, WebSocketRoute
 
 from orderly.bootstrap import Container, build_container
 from orderly.cors import cors_middleware
-from orderly.gc_tuning import freeze_startup_objects
 from orderly.graphiql.assets import asset_routes
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.settings import Settings
 from resolvers.graphql_schema import build_schema
 
 
-def create_app(settings: Settings | None = None, *, container: Container | None = None) -> Starlette:
-    """The whole server for these settings; nothing starts until the lifespan runs."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    after_start: Callable[[], None] | None = None,
+) -> Starlette:
+    """The whole server for these settings; nothing starts until the lifespan runs, which calls
+    `after_start` (the CLI's process-wide tuning) once the services have started."""
     container = container or build_container(settings or Settings.from_mapping())
     if container.services is None:
         raise ValueError("the API needs a container built with api=True")
@@ -46,7 +51,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await container.start()
-        freeze_startup_objects()
+        if after_start is not None:
+            after_start()
         try:
             yield
         finally:

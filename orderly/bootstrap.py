@@ -20,10 +20,10 @@ from eventstore.redis_bus import RedisBus
 from eventstore.sql_store import SqlEventStore
 from orderly.settings import Settings
 from projections.customer_summaries.queries import CustomerSummaryQueries
+from projections.leadership import AdvisoryLease
 from projections.order_views.queries import OrderViewQueries
 from projections.order_views.search_index import PendingListCleaner
 from projections.registry import PROJECTIONS
-from projections.leadership import AdvisoryLease
 from projections.runner import ProjectionRunner
 from projections.shared_log import SharedEventLog
 from projections.status import ProjectionStatusView, get_status, projection_statuses

@@ -43,7 +43,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.with_changes(run_projectors=False)
     if settings.is_embedded:
         asyncio.run(migrate(settings.database_url))
-    app = create_app(settings)
+    # The process starts here, so it may freeze its heap once the services have started.
+    app = create_app(settings, after_start=freeze_startup_objects)
     label = "GraphiQL" if settings.graphiql else "GraphQL endpoint (GraphiQL off)"
     print(f"Orderly {label}: http://{settings.host}:{settings.port}/graphql", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on")

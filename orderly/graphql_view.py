@@ -27,7 +27,6 @@ from orderly.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHand
 from schema.context import Context, Services
 from schema.loaders import build_loaders
 
-
 _JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 _QUERIES = frozenset({OperationType.QUERY})
@@ -144,7 +143,9 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             if not isinstance(data, dict | list):
                 raise HTTPException(400, "The request body must be a JSON object")
             if isinstance(data, dict) and not isinstance(data.get("operationName"), str | None):
-                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+                raise HTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null, if provided."
+                )
         return await super().parse_http_body(request)
 
     def decode_json(self, data: str | bytes) -> object:

@@ -136,5 +136,7 @@ def _origins(raw: str) -> tuple[str, ...]:
     for origin in origins:
         scheme, _, rest = origin.partition("://")
         if origin == "*" or scheme not in {"http", "https"} or not rest or "/" in rest:
-            raise ValueError(f"{origin!r} is not an origin like https://app.example.com (scheme and host, no path, no *)")
+            raise ValueError(
+                f"{origin!r} is not an origin like https://app.example.com (scheme and host, no path, no *)"
+            )
     return origins

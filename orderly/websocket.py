@@ -36,7 +36,7 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
     """strawberry's Starlette adapter, sending text frames and telling binary frames apart safely."""
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
-        """Each client message decoded; a binary frame raises NonTextMessageReceived, bad JSON NonJsonMessageReceived."""
+        """Each client message decoded; a binary frame is NonTextMessageReceived, bad JSON NonJsonMessageReceived."""
         while self.ws.application_state != WebSocketState.DISCONNECTED:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Column, Row, Select, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eventstore.database import Database
+from eventstore.database import Database, ReadEngine
 
 # Keeps IN lists and multi-row statements well under both backends' bind-parameter limits.
 CHUNK_SIZE = 900
@@ -74,12 +74,13 @@ async def rows_by_key(
             yield row
 
 
-def single_statement_reader(database: Database) -> AsyncEngine:
+def single_statement_reader(database: Database) -> ReadEngine:
     """The read engine for reads that need no transaction; on PostgreSQL in autocommit, which
-    saves the BEGIN and ROLLBACK round trips (a chunked SQLite read is not one snapshot)."""
+    saves the BEGIN and ROLLBACK round trips (a chunked SQLite read is not one snapshot).
+    An unreachable database is ServiceUnavailableError."""
     if database.is_postgres:
-        return database.engine.execution_options(isolation_level="AUTOCOMMIT")
-    return database.engine
+        return ReadEngine(database.engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return ReadEngine(database.engine)
 
 
 def chunked(values: Sequence[Any], size: int = CHUNK_SIZE) -> Iterator[Sequence[Any]]:

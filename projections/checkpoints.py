@@ -15,11 +15,11 @@ from sqlalchemy import BigInteger, Column, PrimaryKeyConstraint, String, Table, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.bulk import insert_ignore
-from projections.tables import UtcDateTime, metadata
+from projections.tables import NAME_LENGTH, STATUS_LENGTH, UtcDateTime, metadata
 
 
 class ProjectionState(StrEnum):
-    """What a projection is doing; the contract's ProjectionState."""
+    """What a projection is doing; the contract's ProjectionState (schema/enums.py exposes this class)."""
 
     RUNNING = "RUNNING"
     CATCHING_UP = "CATCHING_UP"
@@ -31,9 +31,9 @@ class ProjectionState(StrEnum):
 projection_checkpoints = Table(
     "projection_checkpoints",
     metadata,
-    Column("name", String(100), nullable=False),
+    Column("name", String(NAME_LENGTH), nullable=False),
     Column("position", BigInteger, nullable=False),
-    Column("state", String(16), nullable=False),
+    Column("state", String(STATUS_LENGTH), nullable=False),
     Column("last_error", Text, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("name", name="pk_projection_checkpoints"),

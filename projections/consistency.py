@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from eventstore.bus import Notice
+from eventstore.bus import Notice, Subscription
 from projections.order_views.queries import NAME as ORDER_VIEWS
 from projections.order_views.queries import OrderView
-from projections.tracker import ProjectionTracker
 
 
 class OrderReader(Protocol):
@@ -21,6 +21,18 @@ class OrderReader(Protocol):
 
     async def get(self, order_id: str) -> OrderView | None:
         """The view, or None."""
+        ...
+
+
+class ProjectionWatch(Protocol):
+    """Where a projection stands and what it announces (projections.tracker.ProjectionTracker)."""
+
+    def listen(self, name: str, key: str | None = None) -> AbstractAsyncContextManager[Subscription]:
+        """An inbox of the projection's notices (for one stream with a key), RESYNC when some were missed."""
+        ...
+
+    async def wait_for_position(self, name: str, position: int, timeout: float | None) -> bool:
+        """Whether the projection's checkpoint reaches position within timeout seconds."""
         ...
 
 
@@ -33,7 +45,7 @@ def _concerns(notice: Notice, order_id: str, version: int) -> bool:
 
 
 async def wait_for_order_version(
-    tracker: ProjectionTracker, orders: OrderReader, order_id: str, min_version: int, timeout: float | None
+    tracker: ProjectionWatch, orders: OrderReader, order_id: str, min_version: int, timeout: float | None
 ) -> OrderView | None:
     """The order's view once it reaches min_version, or what it has when timeout (None: never) passes."""
     loop = asyncio.get_running_loop()
@@ -53,7 +65,7 @@ async def wait_for_order_version(
 
 
 async def order_updates(
-    tracker: ProjectionTracker, orders: OrderReader, order_id: str
+    tracker: ProjectionWatch, orders: OrderReader, order_id: str
 ) -> AsyncGenerator[OrderView, None]:
     """The order's current view (when it has one), then each newer version, until closed."""
     async with tracker.listen(ORDER_VIEWS, key=order_id) as inbox:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 
-
 from domain.ports import RecordedEvent
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, Subscription, projection_channel
 from eventstore.database import Database

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from eventstore.database import Database
+from projections.bulk import single_statement_reader
 from projections.checkpoints import ProjectionState, read_checkpoints
 from projections.projector import EventLog
 from projections.registry import PROJECTIONS
@@ -19,7 +20,7 @@ class ProjectionStatusView:
     position: int
     head_position: int
     lag: int
-    state: str
+    state: ProjectionState
     last_error: str | None
 
 
@@ -28,7 +29,7 @@ async def projection_statuses(
 ) -> list[ProjectionStatusView]:
     """The status of every registered projection (or of the given names), in registry order."""
     wanted = list(PROJECTIONS if names is None else names)
-    async with database.engine.connect() as conn:
+    async with single_statement_reader(database).connect() as conn:
         checkpoints = await read_checkpoints(conn, wanted)
     # The head is read after the checkpoints, so it is never behind them.
     head = await store.head_position()
@@ -42,7 +43,7 @@ async def projection_statuses(
                 position=position,
                 head_position=head,
                 lag=max(0, head - position),
-                state=(ProjectionState.STOPPED if checkpoint is None else checkpoint.state).value,
+                state=ProjectionState.STOPPED if checkpoint is None else checkpoint.state,
                 last_error=None if checkpoint is None else checkpoint.last_error,
             )
         )

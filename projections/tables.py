@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from eventstore.tables import UtcDateTime
+from eventstore.tables import NAME_LENGTH, UtcDateTime
 
 metadata = MetaData()
 
-# Ids are at most domain.limits.MAX_ID_LENGTH characters, as in the event store.
-ID_LENGTH = 100
+# A status or state column (OrderStatus, ProjectionState) holds one of its enum's values.
+STATUS_LENGTH = 16
 
-__all__ = ["ID_LENGTH", "UtcDateTime", "metadata"]
+__all__ = ["NAME_LENGTH", "STATUS_LENGTH", "UtcDateTime", "metadata"]

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import uuid
 
-from projections.order_views.queries import MAX_PAGE, MAX_SEARCH_TERM_LENGTH, MAX_SEARCH_TERMS, search_terms
+from projections.order_views.queries import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    MAX_SEARCH_TERM_LENGTH,
+    MAX_SEARCH_TERMS,
+    search_terms,
+)
 from resolvers.input_values import is_uuid
 from schema.errors import BadUserInputError
 
-MAX_PAGE_SIZE = 100
 DEFAULT_WAIT_MS = 2000
 MAX_WAIT_MS = 10_000
 MAX_SUBSCRIPTION_TIMEOUT_MS = 3_600_000
 
 
-DEFAULT_PAGE_SIZE = 20
-
-
 def check_page(page: int | None, page_size: int | None) -> tuple[int, int]:
-    """page from 1 to MAX_PAGE and pageSize from 1 to 100 (an explicit null means the default)."""
+    """page from 1 to MAX_PAGE and pageSize from 1 to MAX_PAGE_SIZE (an explicit null means the default)."""
     page = 1 if page is None else page
     page_size = DEFAULT_PAGE_SIZE if page_size is None else page_size
     if not 1 <= page <= MAX_PAGE:

@@ -6,13 +6,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.document_parsing import GuardedParserCache
 from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
-from resolvers.document_parsing import GuardedParserCache
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
 from schema.errors import assign_codes

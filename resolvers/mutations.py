@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
-from domain.values import Address, LineItem
+from domain.values import LineItem
 from resolvers.arguments import check_expected_version, command_id, new_order_id
 from resolvers.input_values import ValidInput
 from schema.context import Context, Services
@@ -25,7 +25,6 @@ class Mutation:
     @strawberry.mutation(extensions=[ValidInput()])
     async def create_order(self, info: Info, input: CreateOrderInput) -> CommandResult:
         services = info.context.services
-        address = input.shipping_address
         key = command_id(input.command_id, services.new_id())
         command = CreateOrder(
             command_id=key,
@@ -36,13 +35,7 @@ class Mutation:
                 LineItem(product_id=item.product_id, quantity=item.quantity, price=item.price)
                 for item in input.items
             ),
-            shipping_address=Address(
-                line1=address.line1,
-                line2=address.line2,
-                city=address.city,
-                postal_code=address.postal_code,
-                country=address.country,
-            ),
+            shipping_address=input.shipping_address.to_address(),
         )
         return await _dispatch(services, command)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from projections.consistency import wait_for_order_version
+from projections.order_views.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from projections.order_views.queries import NAME as ORDER_VIEWS
 from resolvers.arguments import check_min_version, check_page, check_search, wait_seconds
 from resolvers.input_values import ValidInput
-from projections.consistency import wait_for_order_version
-from projections.order_views.queries import NAME as ORDER_VIEWS
 from schema.context import Context, Services
 from schema.enums import OrderSortField, OrderStatus, SortOrder
 from schema.inputs import OrderFilter
@@ -49,7 +50,7 @@ class Query:
     @strawberry.field(
         extensions=[ValidInput()],
         description=(
-            "A customer's orders, newest first (ties by orderId). pageSize 1 to 100; totalPages is 0 "
+            f"A customer's orders, newest first (ties by orderId). pageSize 1 to {MAX_PAGE_SIZE}; totalPages is 0 "
             "when there are none. With minPosition, waits up to waitMs (default 2000, at most 10000) "
             "for the read model to reach it, then answers with what it has: compare `position`."
         )
@@ -60,16 +61,14 @@ class Query:
         customer_id: strawberry.ID,
         status: OrderStatus | None = None,
         page: int | None = 1,
-        page_size: int | None = 20,
+        page_size: int | None = DEFAULT_PAGE_SIZE,
         min_position: Position | None = None,
         wait_ms: int | None = None,
     ) -> OrderPage:
         services = info.context.services
         page, page_size = check_page(page, page_size)
         await _wait_for_position(services, min_position, wait_ms)
-        view = await services.orders.customer_orders(
-            str(customer_id), status=None if status is None else status.value, page=page, page_size=page_size
-        )
+        view = await services.orders.customer_orders(str(customer_id), status=status, page=page, page_size=page_size)
         return OrderPage.from_view(view)
 
     @strawberry.field(
@@ -88,7 +87,7 @@ class Query:
         sort_by: OrderSortField | None = OrderSortField.CREATED_AT,
         sort_order: SortOrder | None = SortOrder.DESC,
         page: int | None = 1,
-        page_size: int | None = 20,
+        page_size: int | None = DEFAULT_PAGE_SIZE,
         min_position: Position | None = None,
         wait_ms: int | None = None,
     ) -> OrderPage:
@@ -99,14 +98,14 @@ class Query:
         criteria = filter or OrderFilter()
         view = await services.orders.search(
             terms=query,
-            status=None if criteria.status is None else criteria.status.value,
+            status=criteria.status,
             customer_id=None if criteria.customer_id is None else str(criteria.customer_id),
             min_total=criteria.min_total,
             max_total=criteria.max_total,
             created_after=criteria.created_after,
             created_before=criteria.created_before,
-            sort_by=(sort_by or OrderSortField.CREATED_AT).value,
-            sort_order=(sort_order or SortOrder.DESC).value,
+            sort_by=sort_by or OrderSortField.CREATED_AT,
+            sort_order=sort_order or SortOrder.DESC,
             page=page,
             page_size=page_size,
         )

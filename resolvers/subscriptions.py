@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 from collections.abc import AsyncGenerator
 
 import strawberry
 
+from projections.consistency import order_updates, wait_for_order_version
 from resolvers.arguments import check_min_version, check_projection, timeout_seconds
 from resolvers.input_values import ValidInput
-from projections.consistency import order_updates, wait_for_order_version
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
 from schema.scalars import Position
@@ -34,7 +33,9 @@ class Subscription:
         services = info.context.services
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
-        view = await wait_for_order_version(services.tracker, services.order_reader, str(order_id), min_version, timeout)
+        view = await wait_for_order_version(
+            services.tracker, services.order_reader, str(order_id), min_version, timeout
+        )
         if view is None or view.version < min_version:
             raise ConsistencyTimeoutError(
                 f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"

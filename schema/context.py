@@ -6,28 +6,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from domain.command_bus import CommandBus
 from domain.ports import Clock
-from eventstore.sql_store import SqlEventStore
-from projections.customer_summaries.queries import CustomerSummaryQueries
-from projections.consistency import OrderReader
-from projections.order_views.queries import OrderViewQueries
+from projections.consistency import OrderReader, ProjectionWatch
 from projections.status import ProjectionStatusView
-from projections.tracker import ProjectionTracker
 from schema.loaders import Loaders
+from schema.ports import CommandDispatcher, CustomerQueries, OrderQueries, StreamReader
 
 
 @dataclass(frozen=True, kw_only=True)
 class Services:
-    """What resolvers may use: commands go to the bus, reads go to read-model queries."""
+    """What resolvers may use: commands go to the bus, reads go to read-model queries (all ports)."""
 
-    commands: CommandBus
+    commands: CommandDispatcher
     clock: Clock
-    store: SqlEventStore
-    orders: OrderViewQueries
+    store: StreamReader
+    orders: OrderQueries
     order_reader: OrderReader
-    customers: CustomerSummaryQueries
-    tracker: ProjectionTracker
+    customers: CustomerQueries
+    tracker: ProjectionWatch
     projection_names: tuple[str, ...]
     new_id: Callable[[], str]
     statuses: Callable[[], Awaitable[list[ProjectionStatusView]]]

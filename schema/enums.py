@@ -1,44 +1,20 @@
-"""The contract's enums."""
+"""The contract's enums: strawberry's view of the classes the lower layers define.
+
+Each class is defined once, where it is first needed, and registered here as a GraphQL
+enum (names as the contract spells them); the values stay the lower layers' own.
+"""
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
+from domain.values import OrderStatus
+from projections.checkpoints import ProjectionState
+from projections.order_views.queries import OrderSortField, SortOrder
 
-@strawberry.enum
-class OrderStatus(Enum):
-    """Where an order is in its life."""
+strawberry.enum(OrderStatus)
+strawberry.enum(OrderSortField)
+strawberry.enum(SortOrder)
+strawberry.enum(ProjectionState)
 
-    CREATED = "CREATED"
-    SHIPPED = "SHIPPED"
-    CANCELLED = "CANCELLED"
-
-
-@strawberry.enum
-class OrderSortField(Enum):
-    """What searchOrders may sort by (a whitelist)."""
-
-    CREATED_AT = "created_at"
-    TOTAL_AMOUNT = "total_amount"
-    ITEM_COUNT = "item_count"
-
-
-@strawberry.enum
-class SortOrder(Enum):
-    """Ascending or descending."""
-
-    ASC = "asc"
-    DESC = "desc"
-
-
-@strawberry.enum
-class ProjectionState(Enum):
-    """What a projection runner is doing."""
-
-    RUNNING = "RUNNING"
-    CATCHING_UP = "CATCHING_UP"
-    REBUILDING = "REBUILDING"
-    STOPPED = "STOPPED"
-    FAILED = "FAILED"
+__all__ = ["OrderSortField", "OrderStatus", "ProjectionState", "SortOrder"]

@@ -1,46 +1,70 @@
 """Errors the API raises, and how every GraphQL error gets the contract's extensions.code.
 
-Expected failures keep their message; anything unexpected is logged with its traceback and
-reaches the client as a masked INTERNAL_SERVER_ERROR.
+One table maps each expected error class to its code; such failures keep their message.
+Anything unexpected is logged with its traceback and reaches the client as a masked
+INTERNAL_SERVER_ERROR.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from collections.abc import Mapping
 
 from graphql import GraphQLError
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from domain.errors import DomainError
-from eventstore.database import is_unavailable
+from domain.errors import (
+    ConcurrencyConflictError,
+    DomainError,
+    InvalidInputError,
+    InvalidStateError,
+    OrderNotFoundError,
+    ServiceUnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "Internal server error"
-# Syntax and validation errors, and strawberry's refusals of a request before execution (no query, no single operation to run,
-# an operation type the transport does not serve): the request itself is invalid.
+# Syntax and validation errors, and strawberry's refusals of a request before execution (no
+# query, no single operation to run, an operation type the transport does not serve): the
+# request itself is invalid.
 _REQUEST_ERRORS = (GraphQLError, MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
-UNAVAILABLE_MESSAGE = "The database cannot be reached; retry later"
 
 
 class ApiError(Exception):
     """An expected failure raised by the API layer itself."""
 
-    code: ClassVar[str] = "BAD_USER_INPUT"
-
 
 class BadUserInputError(ApiError):
     """An argument is out of range or malformed."""
-
-    code = "BAD_USER_INPUT"
 
 
 class ConsistencyTimeoutError(ApiError):
     """The read model did not catch up within the client's timeout."""
 
-    code = "CONSISTENCY_TIMEOUT"
+
+# The contract's code for each expected error; a subclass takes its nearest listed ancestor's.
+ERROR_CODES: Mapping[type[Exception], str] = {
+    InvalidInputError: "BAD_USER_INPUT",
+    OrderNotFoundError: "NOT_FOUND",
+    InvalidStateError: "INVALID_STATE",
+    ConcurrencyConflictError: "CONCURRENCY_CONFLICT",
+    ServiceUnavailableError: "SERVICE_UNAVAILABLE",
+    DomainError: "BAD_USER_INPUT",
+    BadUserInputError: "BAD_USER_INPUT",
+    ConsistencyTimeoutError: "CONSISTENCY_TIMEOUT",
+    ApiError: "BAD_USER_INPUT",
+}
+
+
+def error_code(error: BaseException) -> str | None:
+    """The contract code of an expected error, None for anything else."""
+    for cls in type(error).__mro__:
+        code = ERROR_CODES.get(cls)
+        if code is not None:
+            return code
+    return None
 
 
 def assign_codes(errors: list[GraphQLError]) -> None:
@@ -58,16 +82,16 @@ def _classify(error: GraphQLError) -> tuple[str, str | None]:
     original = error.original_error
     while isinstance(original, GraphQLError) and original.original_error is not None:
         original = original.original_error
-    if isinstance(original, DomainError | ApiError):
-        return original.code, None
+    code = None if original is None else error_code(original)
+    if code is not None:
+        if isinstance(original, ServiceUnavailableError):
+            logger.warning("service unavailable at %s: %r (from %r)", error.path, original, original.__cause__)
+        return code, None
     if original is None or isinstance(original, _REQUEST_ERRORS):
         # Syntax and validation errors: the request itself is invalid.
         return "BAD_USER_INPUT", None
     if error.path is None and isinstance(original, ValueError | TypeError):
         # A variable that its scalar could not parse, before execution started.
         return "BAD_USER_INPUT", None
-    if is_unavailable(original):
-        logger.warning("database unavailable at %s: %r", error.path, original)
-        return "SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE
     logger.error("unexpected error at %s", error.path, exc_info=original)
     return "INTERNAL_SERVER_ERROR", INTERNAL_MESSAGE

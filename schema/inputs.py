@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
+from domain.values import Address
 from schema.enums import OrderStatus
 
 
@@ -28,6 +29,12 @@ class AddressInput:
     city: str
     postal_code: str
     country: str
+
+    def to_address(self) -> Address:
+        """The domain's address (GraphQL needs an input type of its own; the domain has one shape)."""
+        return Address(
+            line1=self.line1, line2=self.line2, city=self.city, postal_code=self.postal_code, country=self.country
+        )
 
 
 @strawberry.input

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from projections.customer_summaries.queries import CustomerSummaryQueries, CustomerSummaryView
-from projections.order_views.queries import OrderView, OrderViewQueries
+from projections.customer_summaries.queries import CustomerSummaryView
+from projections.order_views.queries import OrderView
+from schema.ports import CustomerQueries, OrderQueries
 
 MAX_BATCH = 500
 
@@ -20,7 +21,7 @@ class Loaders:
     customer_summary: DataLoader[str, CustomerSummaryView | None]
 
 
-def build_loaders(customers: CustomerSummaryQueries, *, cache: bool) -> Loaders:
+def build_loaders(customers: CustomerQueries, *, cache: bool) -> Loaders:
     """Fresh loaders; `cache=False` for WebSocket contexts, which outlive one operation."""
 
     async def load_summaries(customer_ids: Sequence[str]) -> list[CustomerSummaryView | None]:
@@ -35,7 +36,7 @@ class BatchedOrderReader:
     tick become one query (a RESYNC wakes thousands at once). Nothing is cached, so a read
     is never older than the notice that triggered it."""
 
-    def __init__(self, orders: OrderViewQueries) -> None:
+    def __init__(self, orders: OrderQueries) -> None:
         async def load_views(order_ids: Sequence[str]) -> list[OrderView | None]:
             found = await orders.get_many(list(dict.fromkeys(order_ids)))
             return [found.get(order_id) for order_id in order_ids]

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.ports import AppendResult, RecordedEvent
+from domain.values import Address
 from projections.customer_summaries.queries import CustomerSummaryView
 from projections.order_views.queries import OrderPageView, OrderView
 from projections.status import ProjectionStatusView
@@ -46,13 +47,8 @@ class OrderItem:
     line_total: Decimal = strawberry.field(description="quantity * price")
 
 
-@strawberry.type
-class Address:
-    line1: str
-    line2: str | None
-    city: str
-    postal_code: str
-    country: str
+# The domain's value object is the output type: one address shape from the decider to the client.
+strawberry.type(Address)
 
 
 @strawberry.type(description="The customer_summaries read model, fed by the same order events.")
@@ -105,11 +101,10 @@ class Order:
     @classmethod
     def from_view(cls, view: OrderView) -> Order:
         """An order_views row as the API shows it."""
-        address = view.shipping_address
         return cls(
             order_id=strawberry.ID(view.order_id),
             customer_id=strawberry.ID(view.customer_id),
-            status=OrderStatus(view.status),
+            status=view.status,
             items=[
                 OrderItem(
                     product_id=item.product_id,
@@ -121,13 +116,7 @@ class Order:
             ],
             item_count=view.item_count,
             total_amount=view.total_amount,
-            shipping_address=Address(
-                line1=address.line1,
-                line2=address.line2,
-                city=address.city,
-                postal_code=address.postal_code,
-                country=address.country,
-            ),
+            shipping_address=view.shipping_address,
             created_at=view.created_at,
             shipped_at=view.shipped_at,
             cancelled_at=view.cancelled_at,
@@ -202,6 +191,6 @@ class ProjectionStatus:
             position=Position(view.position),
             head_position=Position(view.head_position),
             lag=view.lag,
-            state=ProjectionState(view.state),
+            state=view.state,
             last_error=view.last_error,
         )

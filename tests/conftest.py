@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import signal
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 from domain.ports import RecordedEvent
+from domain.values import OrderStatus
 from projections.bulk import rows_by_key
 from projections.commit import BatchChanges, Upsert
 from projections.customer_summaries.tables import customer_order_facts, customer_summaries
@@ -21,14 +22,18 @@ from projections.money import format_amount, to_minor
 from projections.projector import ProjectionGapError, Projector, fold_in_order
 
 ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
-COUNT_COLUMN = {"CREATED": "open_order_count", "SHIPPED": "shipped_order_count", "CANCELLED": "cancelled_order_count"}
+COUNT_COLUMN = {
+    OrderStatus.CREATED: "open_order_count",
+    OrderStatus.SHIPPED: "shipped_order_count",
+    OrderStatus.CANCELLED: "cancelled_order_count",
+}
 
 
 @dataclass(slots=True, kw_only=True)
 class _Fact:
     order_id: str
     customer_id: str
-    status: str
+    status: OrderStatus
     total: Decimal
     version: int
     position: int = 0
@@ -37,13 +42,13 @@ class _Fact:
     @property
     def value(self) -> Decimal:
         """What the order adds to its customer's lifetime value."""
-        return Decimal(0) if self.status == "CANCELLED" else self.total
+        return Decimal(0) if self.status is OrderStatus.CANCELLED else self.total
 
     def row(self) -> dict[str, Any]:
         return {
             "order_id": self.order_id,
             "customer_id": self.customer_id,
-            "status": self.status,
+            "status": self.status.value,
             "total_amount": format_amount(self.total),
             "total_minor": to_minor(self.total),
             "version": self.version,
@@ -71,7 +76,7 @@ async def _load_facts(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[s
         facts[row.order_id] = _Fact(
             order_id=row.order_id,
             customer_id=row.customer_id,
-            status=row.status,
+            status=OrderStatus(row.status),
             total=Decimal(row.total_amount),
             version=row.version,
         )
@@ -88,7 +93,7 @@ async def _load_summaries(conn: AsyncConnection, customer_ids: Sequence[str]) ->
     return summaries
 
 
-def _move(summary: dict[str, Any], previous: tuple[str, Decimal] | None, fact: _Fact) -> None:
+def _move(summary: dict[str, Any], previous: tuple[OrderStatus, Decimal] | None, fact: _Fact) -> None:
     """Take the order's old status and value out of the summary and put its new ones in."""
     if previous is None:
         summary["order_count"] += 1
@@ -116,7 +121,7 @@ def _fold(fact: _Fact | None, recorded: RecordedEvent) -> _Fact:
             fact = _Fact(
                 order_id=event.order_id,
                 customer_id=event.customer_id,
-                status="CREATED",
+                status=OrderStatus.CREATED,
                 total=sum((item.line_total for item in event.items), Decimal(0)),
                 version=0,
                 created_at=event.occurred_at,
@@ -124,9 +129,9 @@ def _fold(fact: _Fact | None, recorded: RecordedEvent) -> _Fact:
         case OrderItemAdded() if fact is not None:
             fact.total += event.item.line_total
         case OrderShipped() if fact is not None:
-            fact.status = "SHIPPED"
+            fact.status = OrderStatus.SHIPPED
         case OrderCancelled() if fact is not None:
-            fact.status = "CANCELLED"
+            fact.status = OrderStatus.CANCELLED
         case _:
             raise ProjectionGapError(recorded.stream_id, 0 if fact is None else fact.version, recorded.version)
     fact.version = recorded.version
@@ -153,7 +158,9 @@ async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchC
     return BatchChanges(
         upserts=(
             Upsert(table=customer_order_facts, rows=[fact.row() for fact in changed.values()], key=("order_id",)),
-            Upsert(table=customer_summaries, rows=[_summary_row(row) for row in summaries.values()], key=("customer_id",)),
+            Upsert(
+                table=customer_summaries, rows=[_summary_row(row) for row in summaries.values()], key=("customer_id",)
+            ),
         ),
         streams={order_id: fact.version for order_id, fact in changed.items()},
     )

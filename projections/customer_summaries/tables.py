@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from projections.tables import ID_LENGTH, UtcDateTime, metadata
+from domain.limits import MAX_ID_LENGTH
+from projections.tables import STATUS_LENGTH, UtcDateTime, metadata
 
 customer_summaries = Table(
     "customer_summaries",
     metadata,
-    Column("customer_id", String(ID_LENGTH), nullable=False),
+    Column("customer_id", String(MAX_ID_LENGTH), nullable=False),
     Column("order_count", Integer, nullable=False),
     Column("open_order_count", Integer, nullable=False),
     Column("shipped_order_count", Integer, nullable=False),
@@ -26,9 +27,9 @@ customer_summaries = Table(
 customer_order_facts = Table(
     "customer_order_facts",
     metadata,
-    Column("order_id", String(ID_LENGTH), nullable=False),
-    Column("customer_id", String(ID_LENGTH), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("order_id", String(MAX_ID_LENGTH), nullable=False),
+    Column("customer_id", String(MAX_ID_LENGTH), nullable=False),
+    Column("status", String(STATUS_LENGTH), nullable=False),
     Column("total_amount", Text, nullable=False),
     Column("total_minor", BigInteger, nullable=False),
     Column("version", Integer, nullable=False),

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 from domain.ports import RecordedEvent
-from domain.values import LineItem
+from domain.values import Address, LineItem, OrderStatus
 from projections.bulk import rows_by_key
 from projections.commit import BatchChanges, Upsert
 from projections.money import format_amount, to_minor
@@ -29,7 +29,7 @@ class _Draft:
 
     order_id: str
     customer_id: str
-    status: str
+    status: OrderStatus
     items: list[dict[str, Any]]
     item_count: int
     total: Decimal
@@ -56,7 +56,7 @@ class _Draft:
         return {
             "order_id": self.order_id,
             "customer_id": self.customer_id,
-            "status": self.status,
+            "status": self.status.value,
             "items": self.items,
             "item_count": self.item_count,
             "total_amount": format_amount(self.total),
@@ -76,22 +76,25 @@ def _item(item: LineItem) -> dict[str, Any]:
     return {"product_id": item.product_id, "quantity": item.quantity, "price": format_amount(item.price)}
 
 
+def _address(address: Address) -> dict[str, Any]:
+    return {
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }
+
+
 def _created(event: OrderCreated) -> _Draft:
-    address = event.shipping_address
     return _Draft(
         order_id=event.order_id,
         customer_id=event.customer_id,
-        status="CREATED",
+        status=OrderStatus.CREATED,
         items=[_item(item) for item in event.items],
         item_count=sum(item.quantity for item in event.items),
         total=sum((item.line_total for item in event.items), Decimal(0)),
-        shipping_address={
-            "line1": address.line1,
-            "line2": address.line2,
-            "city": address.city,
-            "postal_code": address.postal_code,
-            "country": address.country,
-        },
+        shipping_address=_address(event.shipping_address),
         created_at=event.occurred_at,
     )
 
@@ -102,6 +105,7 @@ async def _load(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, _D
     async for row in rows_by_key(conn, select(*columns), order_views.c.order_id, order_ids):
         values = dict(row._mapping)
         values["total"] = Decimal(values.pop("total_amount"))
+        values["status"] = OrderStatus(values["status"])
         values["items"] = list(values["items"])
         drafts[values["order_id"]] = _Draft(**values)
     return drafts
@@ -117,10 +121,10 @@ def _fold(draft: _Draft | None, recorded: RecordedEvent) -> _Draft:
             draft.item_count += event.item.quantity
             draft.total += event.item.line_total
         case OrderShipped() if draft is not None:
-            draft.status = "SHIPPED"
+            draft.status = OrderStatus.SHIPPED
             draft.shipped_at = event.occurred_at
         case OrderCancelled() if draft is not None:
-            draft.status = "CANCELLED"
+            draft.status = OrderStatus.CANCELLED
             draft.cancelled_at = event.occurred_at
             draft.cancel_reason = event.reason
         case _:

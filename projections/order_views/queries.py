@@ -7,29 +7,49 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import Column, ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.limits import MAX_TEXT_LENGTH
-from eventstore.database import Database
+from domain.values import Address, OrderStatus
+from eventstore.database import Database, unavailable_as_error
 from projections.bulk import rows_by_key, single_statement_reader
 from projections.checkpoints import checkpoint_position
 from projections.money import lower_bound_minor, upper_bound_minor
 from projections.order_views.tables import order_views
 
 NAME = "order_views"
-STATUSES = frozenset({"CREATED", "SHIPPED", "CANCELLED"})
-SORT_COLUMNS = {
-    "created_at": order_views.c.created_at,
-    "total_amount": order_views.c.total_minor,
-    "item_count": order_views.c.item_count,
+
+
+class OrderSortField(StrEnum):
+    """What a search may sort by (a whitelist); the contract's OrderSortField."""
+
+    CREATED_AT = "created_at"
+    TOTAL_AMOUNT = "total_amount"
+    ITEM_COUNT = "item_count"
+
+
+class SortOrder(StrEnum):
+    """Ascending or descending; the contract's SortOrder."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+
+SORT_COLUMNS: dict[str, Column[Any]] = {
+    OrderSortField.CREATED_AT: order_views.c.created_at,
+    OrderSortField.TOTAL_AMOUNT: order_views.c.total_minor,
+    OrderSortField.ITEM_COUNT: order_views.c.item_count,
 }
-MAX_PAGE_SIZE = 1000
-# The deepest page (the API refuses more; a page beyond it is clamped here): OFFSET reads
-# and discards every row before the page, and page 10,000 of 100 rows skips a million.
+# Pages: the API refuses a page or page size beyond these; a direct caller is clamped to them.
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+# The deepest page: OFFSET reads and discards every row before the page, and page 10,000
+# of 100 rows skips a million.
 MAX_PAGE = 10_000
 # Search terms, for every backend alike. SQLite refuses a LIKE pattern over 50,000 bytes
 # ("LIKE or GLOB pattern too complex") and an expression tree deeper than 1,000 (about
@@ -57,27 +77,16 @@ class OrderItemView:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddressView:
-    """The order's shipping address."""
-
-    line1: str
-    line2: str | None
-    city: str
-    postal_code: str
-    country: str
-
-
-@dataclass(frozen=True, kw_only=True)
 class OrderView:
     """An order as order_views shows it."""
 
     order_id: str
     customer_id: str
-    status: str
+    status: OrderStatus
     items: tuple[OrderItemView, ...]
     item_count: int
     total_amount: Decimal
-    shipping_address: AddressView
+    shipping_address: Address
     created_at: datetime
     shipped_at: datetime | None
     cancelled_at: datetime | None
@@ -100,11 +109,11 @@ class OrderView:
         return cls(
             order_id=row["order_id"],
             customer_id=row["customer_id"],
-            status=row["status"],
+            status=OrderStatus(row["status"]),
             items=items,
             item_count=row["item_count"],
             total_amount=Decimal(row["total_amount"]),
-            shipping_address=AddressView(**row["shipping_address"]),
+            shipping_address=Address(**row["shipping_address"]),
             created_at=row["created_at"],
             shipped_at=row["shipped_at"],
             cancelled_at=row["cancelled_at"],
@@ -160,8 +169,9 @@ class OrderViewQueries:
     async def get(self, order_id: str) -> OrderView | None:
         """The order's view, or None."""
         if self._database.is_postgres:
-            pool = await self._database.raw_pool()
-            record = await pool.fetchrow(_GET_RAW, order_id)
+            with unavailable_as_error():
+                pool = await self._database.raw_pool()
+                record = await pool.fetchrow(_GET_RAW, order_id)
             return None if record is None else _from_record(record)
         async with self._reader.connect() as conn:
             row = (await conn.execute(_GET, {"order_id": order_id})).first()
@@ -172,8 +182,10 @@ class OrderViewQueries:
         wanted = list(dict.fromkeys(order_ids))
         views: dict[str, OrderView] = {}
         if self._database.is_postgres:
-            pool = await self._database.raw_pool()
-            for record in await pool.fetch(_GET_MANY_RAW, wanted):
+            with unavailable_as_error():
+                pool = await self._database.raw_pool()
+                records = await pool.fetch(_GET_MANY_RAW, wanted)
+            for record in records:
                 view = _from_record(record)
                 views[view.order_id] = view
             return views
@@ -184,7 +196,7 @@ class OrderViewQueries:
         return views
 
     async def customer_orders(
-        self, customer_id: str, *, status: str | None = None, page: int = 1, page_size: int = 20
+        self, customer_id: str, *, status: str | None = None, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
     ) -> OrderPageView:
         """A customer's orders, newest first, ties by order id."""
         conditions = [order_views.c.customer_id == customer_id]
@@ -203,15 +215,15 @@ class OrderViewQueries:
         max_total: Decimal | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-        sort_by: str = "created_at",
-        sort_order: str = "desc",
+        sort_by: str = OrderSortField.CREATED_AT,
+        sort_order: str = SortOrder.DESC,
         page: int = 1,
-        page_size: int = 20,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> OrderPageView:
         """Orders containing every term (case-insensitive), filtered (bounds inclusive), sorted, ties by order id."""
         if sort_by not in SORT_COLUMNS:
-            raise ValueError(f"sort_by must be one of {sorted(SORT_COLUMNS)}")
-        if sort_order not in ("asc", "desc"):
+            raise ValueError(f"sort_by must be one of {sorted(field.value for field in OrderSortField)}")
+        if sort_order not in (SortOrder.ASC, SortOrder.DESC):
             raise ValueError("sort_order must be 'asc' or 'desc'")
         conditions = _term_filters(terms)
         if status is not None:
@@ -227,7 +239,7 @@ class OrderViewQueries:
         if created_before is not None:
             conditions.append(order_views.c.created_at <= created_before)
         column = SORT_COLUMNS[sort_by]
-        ordering = (column.desc() if sort_order == "desc" else column.asc(), order_views.c.order_id.asc())
+        ordering = (column.desc() if sort_order == SortOrder.DESC else column.asc(), order_views.c.order_id.asc())
         return await self._page(conditions, ordering, page, page_size)
 
     async def _page(
@@ -261,14 +273,16 @@ class OrderViewQueries:
     @asynccontextmanager
     async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
         """A read-only connection whose reads share one snapshot (REPEATABLE READ on PostgreSQL)."""
-        async with self._database.engine.connect() as conn:
-            if self._database.is_postgres:
-                conn = await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            async with conn.begin():
-                yield conn
+        with unavailable_as_error():
+            async with self._database.engine.connect() as conn:
+                if self._database.is_postgres:
+                    conn = await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+                async with conn.begin():
+                    yield conn
 
 
-def _status(status: str) -> str:
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {sorted(STATUSES)}")
-    return status
+def _status(status: str) -> OrderStatus:
+    try:
+        return OrderStatus(status)
+    except ValueError:
+        raise ValueError(f"status must be one of {sorted(member.value for member in OrderStatus)}") from None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from projections.tables import ID_LENGTH, UtcDateTime, metadata
+from domain.limits import MAX_ID_LENGTH
+from projections.tables import STATUS_LENGTH, UtcDateTime, metadata
 
 order_views = Table(
     "order_views",
     metadata,
-    Column("order_id", String(ID_LENGTH), nullable=False),
-    Column("customer_id", String(ID_LENGTH), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("order_id", String(MAX_ID_LENGTH), nullable=False),
+    Column("customer_id", String(MAX_ID_LENGTH), nullable=False),
+    Column("status", String(STATUS_LENGTH), nullable=False),
     # [{"product_id": str, "quantity": int, "price": str}], prices as exact decimal text
     Column("items", JSON, nullable=False),
     Column("item_count", Integer, nullable=False),

@@ -56,7 +56,11 @@ async def test_the_preflight_of_an_allowed_origin_allows_the_clients_headers(cor
 async def test_the_preflight_of_a_refused_origin_fails(cors_api: Any) -> None:
     response = await cors_api.http.options(
         cors_api.url,
-        headers={"Origin": STRANGER, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        headers={
+            "Origin": STRANGER,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
     )
     assert response.status_code == 400
     assert "access-control-allow-origin" not in response.headers

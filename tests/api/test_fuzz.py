@@ -63,16 +63,22 @@ class _BoundWaits(graphql.Visitor):
             if argument.name.value in WAIT_ARGUMENTS:
                 accepted = isinstance(value, graphql.IntValueNode) and 0 <= int(value.value) <= 10_000
                 if accepted or isinstance(value, graphql.NullValueNode):
-                    arguments[index] = graphql.ArgumentNode(name=argument.name, value=graphql.IntValueNode(value=str(WAIT_CAP_MS)))
+                    capped = graphql.IntValueNode(value=str(WAIT_CAP_MS))
+                    arguments[index] = graphql.ArgumentNode(name=argument.name, value=capped)
                     changed = True
         if names & WAITED_FOR and not names & WAIT_ARGUMENTS:
             wait = "timeoutMs" if node.name.value in {"orderProjected", "projectionCaughtUp"} else "waitMs"
-            arguments.append(graphql.ArgumentNode(name=graphql.NameNode(value=wait), value=graphql.IntValueNode(value=str(WAIT_CAP_MS))))
+            capped = graphql.IntValueNode(value=str(WAIT_CAP_MS))
+            arguments.append(graphql.ArgumentNode(name=graphql.NameNode(value=wait), value=capped))
             changed = True
         if not changed:
             return None
         return graphql.FieldNode(
-            alias=node.alias, name=node.name, arguments=tuple(arguments), directives=node.directives, selection_set=node.selection_set
+            alias=node.alias,
+            name=node.name,
+            arguments=tuple(arguments),
+            directives=node.directives,
+            selection_set=node.selection_set,
         )
 
 
@@ -93,7 +99,8 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         database_url = postgres_url_for(name)
-    server = ApiProcess({"ORDERLY_DATABASE_URL": database_url, "ORDERLY_POLL_INTERVAL": "0.2"}, tmp_path, "api", projectors=True)
+    environment = {"ORDERLY_DATABASE_URL": database_url, "ORDERLY_POLL_INTERVAL": "0.2"}
+    server = ApiProcess(environment, tmp_path, "api", projectors=True)
     server.start()
     try:
         server.wait_ready()
@@ -130,7 +137,8 @@ def test_no_generated_operation_gets_a_server_error(served: str, mode: Mode) -> 
 
 def test_the_bound_shortens_accepted_waits_and_keeps_refused_ones() -> None:
     document = graphql.parse(
-        '{ a: order(orderId: "x", minVersion: 3) { version } b: order(orderId: "x", minVersion: 1, waitMs: 9000) { version }'
+        '{ a: order(orderId: "x", minVersion: 3) { version } '
+        'b: order(orderId: "x", minVersion: 1, waitMs: 9000) { version }'
         ' c: order(orderId: "x", minVersion: 1, waitMs: -1) { version }'
         ' d: customerOrders(customerId: "x", minPosition: 9, waitMs: null) { total } }'
     )

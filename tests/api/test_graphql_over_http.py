@@ -122,7 +122,8 @@ async def send(api: RunningServer, rule: Rule) -> httpx.Response:
     return await api.http.post(api.url, content=content, headers=headers)
 
 
-@pytest.mark.parametrize("module_backend", ["sqlite"], indirect=True, scope="module")  # transport rules: one backend is enough
+# Transport rules: one backend is enough.
+@pytest.mark.parametrize("module_backend", ["sqlite"], indirect=True, scope="module")
 @pytest.mark.parametrize("rule", RULES, ids=[rule.id for rule in RULES])
 async def test_graphql_over_http_rule(api: RunningServer, rule: Rule) -> None:
     response = await send(api, rule)
@@ -147,6 +148,8 @@ async def test_graphql_over_http_rule(api: RunningServer, rule: Rule) -> None:
     ("application/graphql-response+json;q=0", JSON),
     ("text/html", JSON),
 ])
-async def test_the_response_media_type_follows_the_accept_header(api: RunningServer, accept: str, expected: str) -> None:
+async def test_the_response_media_type_follows_the_accept_header(
+    api: RunningServer, accept: str, expected: str
+) -> None:
     response = await api.http.post(api.url, json=TYPENAME, headers={"accept": accept})
     assert (response.status_code, response.headers["content-type"]) == (200, expected)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from tests.support.server import RunningServer
 from tests.api.operations import ADD_ITEM, CANCEL, CREATE, ORDER, SHIP, order_input
+from tests.support.server import RunningServer
 
 
 async def create(api: RunningServer, **changes: object) -> dict:

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from tests.support.server import RunningServer
 from tests.api.operations import ADD_ITEM, CANCEL, CREATE, SHIP, order_input
+from tests.support.server import RunningServer
 
 EVENTS = "query($id: ID!) { orderEvents(orderId: $id) { version } }"
 

@@ -44,7 +44,9 @@ BODIES = {
     "query not a string": {"query": 5},
     "variables not an object": {"query": "{ projections { name } }", "variables": [1]},
     "batch": [{"query": "{ projections { name } }"}],
-    "subscription over POST": {"query": "subscription { projectionCaughtUp(name: \"order_views\", position: 0) { name } }"},
+    "subscription over POST": {
+        "query": "subscription { projectionCaughtUp(name: \"order_views\", position: 0) { name } }"
+    },
     "malformed": b'{"query": ',
     "not an object": b'"{ projections { name } }"',
     "null": b"null",
@@ -71,7 +73,8 @@ async def test_same_answer_as_strawberrys_full_path(api: RunningServer, body: An
         extra = {"accept": accept} if accept else {}
         short = await api.http.post(api.url, content=_body(body), headers={**SHORT, **extra})
         full = await api.http.post(api.url, content=_body(body), headers={**FULL, **extra})
-        assert (short.status_code, short.headers.get("content-type")) == (full.status_code, full.headers.get("content-type"))
+        answer = (short.status_code, short.headers.get("content-type"))
+        assert answer == (full.status_code, full.headers.get("content-type"))
         assert short.headers.get("allow") == full.headers.get("allow")
         assert short.content == full.content
         assert short.status_code < 500 and short.json(), short.text

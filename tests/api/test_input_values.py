@@ -25,8 +25,13 @@ def api(shared_api: RunningServer) -> RunningServer:
     return shared_api
 
 EVENTS = "query($id: ID!) { orderEvents(orderId: $id) { version } }"
-SEARCH = "query($q: String, $f: OrderFilter, $page: Int) { searchOrders(query: $q, filter: $f, page: $page) { total items { orderId } } }"
-PROJECTED = "subscription($id: ID!) { orderProjected(orderId: $id, minVersion: 1, timeoutMs: 5000) { orderId version } }"
+SEARCH = (
+    "query($q: String, $f: OrderFilter, $page: Int) "
+    "{ searchOrders(query: $q, filter: $f, page: $page) { total items { orderId } } }"
+)
+PROJECTED = (
+    "subscription($id: ID!) { orderProjected(orderId: $id, minVersion: 1, timeoutMs: 5000) { orderId version } }"
+)
 UPDATED = "subscription($id: ID!) { orderUpdated(orderId: $id) { orderId version } }"
 PROTOCOLS = [TRANSPORT_WS, LEGACY_WS]
 
@@ -129,7 +134,8 @@ async def test_an_unpaired_surrogate_is_bad_user_input(
     api: RunningServer, caplog: pytest.LogCaptureFixture, body: dict[str, Any]
 ) -> None:
     caplog.set_level(logging.INFO)
-    response = await api.http.post(api.url, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json"}
+    response = await api.http.post(api.url, content=json.dumps(body).encode(), headers=headers)
     # A body whose JSON the transport cannot take may be refused before GraphQL (a 400);
     # either way the answer is BAD_USER_INPUT, never an internal error.
     assert response.status_code in (200, 400)
@@ -141,7 +147,8 @@ async def test_a_surrogate_pair_is_one_good_character(api: RunningServer) -> Non
     suffix = uuid.uuid4().hex[:8]
     created = await create(api, customer_id=f"cust-\U0001f600-{suffix}")
     # the same id written with a surrogate-pair escape in the document
-    query = f'{{ customerOrders(customerId: "cust-\\ud83d\\ude00-{suffix}", minPosition: {created["position"]}) {{ total }} }}'
+    customer = f"cust-\\ud83d\\ude00-{suffix}"
+    query = f'{{ customerOrders(customerId: "{customer}", minPosition: {created["position"]}) {{ total }} }}'
     assert (await api.gql.data(query))["customerOrders"]["total"] == 1
 
 
@@ -209,7 +216,8 @@ async def test_a_lax_price_is_bad_user_input_and_writes_nothing(
     await bad_user_input(api, CREATE, {"input": order_input(orderId=order_id, items=items)})
     assert await events_of(api, order_id) == []
     created = (await create(api))["orderId"]
-    await bad_user_input(api, ADD_ITEM, {"input": {"orderId": created, "productId": "p", "quantity": 1, "price": price}})
+    item = {"orderId": created, "productId": "p", "quantity": 1, "price": price}
+    await bad_user_input(api, ADD_ITEM, {"input": item})
     assert len(await events_of(api, created)) == 1
     assert errors_logged(caplog) == []
 
@@ -280,7 +288,8 @@ async def test_an_upper_case_order_id_names_the_same_order_everywhere(api: Runni
 async def test_an_order_created_with_an_upper_case_id_is_stored_in_lower_case(api: RunningServer) -> None:
     order_id = str(uuid.uuid4())
     assert (await create(api, orderId=order_id.upper()))["orderId"] == order_id
-    assert (await api.gql.data(ORDER, {"id": order_id, "minVersion": 1, "waitMs": 10_000}))["order"]["orderId"] == order_id
+    found = await api.gql.data(ORDER, {"id": order_id, "minVersion": 1, "waitMs": 10_000})
+    assert found["order"]["orderId"] == order_id
     assert await api.gql.error_code(CREATE, {"input": order_input(orderId=order_id)}) == "CONCURRENCY_CONFLICT"
 
 
@@ -316,9 +325,15 @@ async def test_an_empty_or_over_long_id_is_bad_user_input(
 BAD_SUBSCRIPTIONS = {
     **{f"{name} {case}": (query, {"id": order_id})
        for name, query in (("orderProjected", PROJECTED), ("orderUpdated", UPDATED))
-       for case, order_id in (("nul", "x\x00y"), ("uuid nul", f"{uuid.uuid4()}\x00"), ("empty", ""), ("long", "o" * 101))},
-    "orderProjected literal nul": ('subscription { orderProjected(orderId: "\\u0000", minVersion: 1) { version } }', {}),
-    "projectionCaughtUp nul": ('subscription { projectionCaughtUp(name: "order_views\\u0000", position: 0) { name } }', {}),
+       for case, order_id in (
+           ("nul", "x\x00y"), ("uuid nul", f"{uuid.uuid4()}\x00"), ("empty", ""), ("long", "o" * 101)
+       )},
+    "orderProjected literal nul": (
+        'subscription { orderProjected(orderId: "\\u0000", minVersion: 1) { version } }', {}
+    ),
+    "projectionCaughtUp nul": (
+        'subscription { projectionCaughtUp(name: "order_views\\u0000", position: 0) { name } }', {}
+    ),
 }
 
 

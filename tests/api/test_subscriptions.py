@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from tests.support.server import RunningServer
 from tests.api.operations import ADD_ITEM, CREATE, SHIP, order_input
 from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS, websocket
+from tests.support.server import RunningServer
 
 PROTOCOLS = [TRANSPORT_WS, LEGACY_WS]
 

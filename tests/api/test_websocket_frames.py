@@ -40,7 +40,8 @@ async def test_graphql_transport_ws_sends_only_text_frames(api: RunningServer) -
         await socket.init()  # connection_ack
         await socket.send({"type": "ping"})
         assert (await socket.text_message())["type"] == "pong"
-        await socket.send({"id": "1", "type": "subscribe", "payload": {"query": PROJECTED, "variables": {"id": order_id}}})
+        payload = {"query": PROJECTED, "variables": {"id": order_id}}
+        await socket.send({"id": "1", "type": "subscribe", "payload": payload})
         assert await kinds_until_complete(socket, "1") == ["next", "complete"]
         await socket.send({"id": "2", "type": "subscribe", "payload": {"query": "subscription { nope }"}})
         assert await kinds_until_complete(socket, "2") == ["error"]

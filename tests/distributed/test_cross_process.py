@@ -42,7 +42,8 @@ async def test_order_updated_on_b_follows_commands_on_a(cluster: Cluster) -> Non
         async with websocket(reader.url, TRANSPORT_WS) as ws:
             subscription = await ws.subscribe(ORDER_UPDATED, {"id": order_id})
             for _ in range(3):
-                await gql.data(ADD_ITEM, {"input": {"orderId": order_id, "productId": "p", "quantity": 1, "price": "1"}})
+                item = {"orderId": order_id, "productId": "p", "quantity": 1, "price": "1"}
+                await gql.data(ADD_ITEM, {"input": item})
             versions: list[int] = []
             while not versions or versions[-1] < 4:
                 kind, payload = await subscription.next_message(timeout=15)

@@ -30,7 +30,9 @@ def create(command_id: str = "c1", order_id: str = "o1", customer_id: str = "ali
 
 
 def add(command_id: str, expected_version: int | None = None) -> AddOrderItem:
-    return AddOrderItem(command_id=command_id, issued_at=NOW, order_id="o1", item=ITEM, expected_version=expected_version)
+    return AddOrderItem(
+        command_id=command_id, issued_at=NOW, order_id="o1", item=ITEM, expected_version=expected_version
+    )
 
 
 async def test_a_command_returns_what_it_wrote() -> None:

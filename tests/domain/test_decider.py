@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
-from domain.decider import OrderStatus, decide, fold
+from domain.decider import decide, fold
 from domain.errors import (
     ConcurrencyConflictError,
     DomainError,
@@ -19,7 +19,7 @@ from domain.errors import (
 )
 from domain.events import Event, OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 from domain.limits import MAX_ITEMS_PER_ORDER
-from domain.values import Address, LineItem
+from domain.values import Address, LineItem, OrderStatus
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
@@ -66,6 +66,14 @@ def add(item: LineItem) -> AddOrderItem:
     return AddOrderItem(command_id="c", issued_at=T1, order_id="o1", item=item)
 
 
+def ship() -> ShipOrder:
+    return ShipOrder(command_id="c", issued_at=T1, order_id="o1")
+
+
+def cancel(reason: str) -> CancelOrder:
+    return CancelOrder(command_id="c", issued_at=T1, order_id="o1", reason=reason)
+
+
 REJECTED: list[tuple[str, list[Event], Command, type[DomainError], str]] = [
     ("no items", [], create(items=()), InvalidInputError, "at least one item"),
     ("quantity 0", [], create(items=(replace(ITEM, quantity=0),)), InvalidInputError, "quantity must be at least 1"),
@@ -81,12 +89,12 @@ REJECTED: list[tuple[str, list[Event], Command, type[DomainError], str]] = [
     ("add to shipped", [CREATED, SHIPPED], add(NEW_ITEM), InvalidStateError, "shipped"),
     ("add to cancelled", [CREATED, CANCELLED], add(NEW_ITEM), InvalidStateError, "cancelled"),
     ("add bad quantity", [CREATED], add(replace(NEW_ITEM, quantity=-1)), InvalidInputError, "quantity"),
-    ("ship unknown", [], ShipOrder(command_id="c", issued_at=T1, order_id="o1"), OrderNotFoundError, "o1"),
-    ("ship cancelled", [CREATED, CANCELLED], ShipOrder(command_id="c", issued_at=T1, order_id="o1"), InvalidStateError, "cancelled"),
-    ("ship twice", [CREATED, SHIPPED], ShipOrder(command_id="c", issued_at=T1, order_id="o1"), InvalidStateError, "shipped"),
-    ("cancel shipped", [CREATED, SHIPPED], CancelOrder(command_id="c", issued_at=T1, order_id="o1", reason="late"), InvalidStateError, "shipped"),
-    ("cancel without reason", [CREATED], CancelOrder(command_id="c", issued_at=T1, order_id="o1", reason="  "), InvalidInputError, "reason"),
-    ("cancel unknown", [], CancelOrder(command_id="c", issued_at=T1, order_id="o1", reason="x"), OrderNotFoundError, "o1"),
+    ("ship unknown", [], ship(), OrderNotFoundError, "o1"),
+    ("ship cancelled", [CREATED, CANCELLED], ship(), InvalidStateError, "cancelled"),
+    ("ship twice", [CREATED, SHIPPED], ship(), InvalidStateError, "shipped"),
+    ("cancel shipped", [CREATED, SHIPPED], cancel("late"), InvalidStateError, "shipped"),
+    ("cancel without reason", [CREATED], cancel("  "), InvalidInputError, "reason"),
+    ("cancel unknown", [], cancel("x"), OrderNotFoundError, "o1"),
 ]
 
 

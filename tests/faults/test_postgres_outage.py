@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from orderly.settings import Settings
-from tests.support.server import RunningServer, running_server
 from tests.api.operations import CREATE, ORDER, order_input
+from tests.support.server import RunningServer, running_server
 from tests.support.tcp_proxy import TcpProxy
 
 EVENTS = "query($id: ID!) { orderEvents(orderId: $id) { version } }"

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from orderly.settings import Settings
-from tests.support.server import RunningServer, running_server
 from tests.api.operations import CREATE, ORDER, order_input
 from tests.support.graphql_client import TRANSPORT_WS, websocket
 from tests.support.redis_server import PrivateRedis
+from tests.support.server import RunningServer, running_server
 from tests.support.services import skip_or_fail
 
 ORDER_PROJECTED = """

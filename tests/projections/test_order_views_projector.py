@@ -14,7 +14,7 @@ from domain.values import Address
 from eventstore.database import Database
 from projections.money import MAX_MINOR
 from projections.order_views.projector import apply
-from projections.order_views.queries import AddressView, OrderItemView, OrderViewQueries
+from projections.order_views.queries import OrderItemView, OrderViewQueries
 from projections.order_views.tables import order_views
 from projections.projector import ProjectionGapError
 from tests.projections.builders import T0, History, item
@@ -43,7 +43,7 @@ async def test_created_order_shows_everything_the_contract_needs(read_side_datab
     )
     assert view.item_count == 3
     assert view.total_amount == Decimal("39.99")
-    assert view.shipping_address == AddressView(
+    assert view.shipping_address == Address(
         line1="10 Downing St", line2="Flat 2", city="London", postal_code="SW1A 2AA", country="GB"
     )
     assert view.created_at == T0 and view.created_at.tzinfo is not None

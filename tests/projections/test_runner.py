@@ -18,8 +18,8 @@ from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
 from projections.checkpoints import Checkpoint, ProjectionState, projection_checkpoints, read_checkpoint
-from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.commit import BatchChanges
+from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderViewQueries
 from projections.projector import Projector
 from projections.rebuild import rebuild

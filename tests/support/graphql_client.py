@@ -45,7 +45,9 @@ class GraphQLHttp:
 class WsSubscription:
     """One subscription's messages on a WebSocket, in either protocol."""
 
-    def __init__(self, socket: Any, protocol: str, operation_id: str, pending: dict[str, deque[dict[str, Any]]]) -> None:
+    def __init__(
+        self, socket: Any, protocol: str, operation_id: str, pending: dict[str, deque[dict[str, Any]]]
+    ) -> None:
         self._socket = socket
         self._protocol = protocol
         self._id = operation_id
