@@ -26,7 +26,7 @@ from domain.events import OrderShipped
 from domain.ports import CommandStamp
 from eventstore.codec import encode
 from eventstore.database import create_database
-from eventstore.sql_store import SqlEventStore
+from eventstore.postgres_store import PostgresEventStore
 from orderly.migrate import migrate
 
 Append = Callable[[str, int], Awaitable[None]]
@@ -76,9 +76,9 @@ async def run(name: str, append: Append, writers: int, seconds: float, warmup: f
 
 
 async def orderly_store(url: str, writers: int, seconds: float) -> Outcome:
-    """(a) SqlEventStore.append: ordered, one SQL statement per append."""
+    """(a) PostgresEventStore.append: ordered, one SQL statement per append."""
     database = create_database(url, pool_size=writers + 2, max_overflow=0)
-    store = SqlEventStore(database)
+    store = PostgresEventStore(database)
 
     async def append(stream_id: str, version: int) -> None:
         stamp = CommandStamp(command_id=uuid.uuid4().hex, command_type="Ship", fingerprint="f" * 64)
@@ -86,7 +86,7 @@ async def orderly_store(url: str, writers: int, seconds: float) -> Outcome:
         await store.append(stream_id, "order", [event], expected_version=version, command=stamp)
 
     try:
-        return await run("(a) Orderly SqlEventStore", append, writers, seconds)
+        return await run("(a) Orderly PostgresEventStore", append, writers, seconds)
     finally:
         await database.dispose()
 

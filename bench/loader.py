@@ -42,7 +42,7 @@ async def copy_events(connection: asyncpg.Connection, rows: Iterable[tuple[str, 
     """COPY the rows into events in chunks, one transaction per chunk; returns how many.
 
     Chunks commit one after another, so transaction ids grow with positions, as the
-    tail-safe read (eventstore/sql_store.py) expects.
+    tail-safe read (eventstore/postgres_store.py) expects.
     """
     count = 0
     chunk: list[tuple[Any, ...]] = []

@@ -1,24 +1,23 @@
 """The notification bus: a doorbell that says "something changed", never the truth.
 
-Two notices travel on it: "events appended" (channel EVENTS_CHANNEL) after an append
-commits, and "projection advanced" (channel projection_channel(name)) after a projector
-commits a batch. Any message may be lost or arrive twice; a subscriber that may have
+Two notices travel on it (eventstore.messages): EventsAppended (channel EVENTS_CHANNEL)
+after an append commits, and ProjectionAdvanced (channel projection_channel(name)) after a
+projector commits a batch. Any message may be lost or arrive twice; a subscriber that may have
 missed one receives RESYNC and re-reads the store.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from dataclasses import asdict
+from typing import Protocol
+
+from eventstore.messages import EventsAppended, Notice
 
 log = logging.getLogger(__name__)
 
-Notice = Mapping[str, Any]
-
 EVENTS_CHANNEL = "orderly.events"
-RESYNC: Notice = {"resync": True}
 
 
 def projection_channel(name: str) -> str:
@@ -68,9 +67,9 @@ async def announce_appended(
     """After an append committed: ring the "events appended" doorbell, never failing the append."""
     if bus is None:
         return
-    notice = {"stream_id": stream_id, "version": version, "first_position": first_position, "position": position}
+    notice = EventsAppended(stream_id=stream_id, version=version, first_position=first_position, position=position)
     try:
         await bus.publish(EVENTS_CHANNEL, notice)
     except Exception:
         # The append is committed; readers poll, so a lost doorbell only delays them.
-        log.warning("could not announce appended events", extra=notice, exc_info=True)
+        log.warning("could not announce appended events", extra=asdict(notice), exc_info=True)

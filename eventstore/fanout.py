@@ -1,15 +1,21 @@
-"""Local fan-out: delivers each notice to every inbox of this process that wants its channel."""
+"""Local fan-out: delivers each notice to every inbox of this process registered under its key.
+
+The buses key inboxes by channel; the projection tracker keys them by stream id.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable, Iterable
 from contextlib import asynccontextmanager
+from typing import Generic, TypeVar
 
-from eventstore.bus import RESYNC, Notice
+from eventstore.messages import RESYNC, Notice
 
 INBOX_SIZE = 1000
+
+K = TypeVar("K", bound=Hashable)
 
 
 class Inbox:
@@ -42,41 +48,46 @@ class Inbox:
             return None
 
 
-class Fanout:
-    """The inboxes of one process, by channel."""
+class Fanout(Generic[K]):
+    """The inboxes of one process, by key."""
 
     def __init__(self) -> None:
-        self._inboxes: dict[str, set[Inbox]] = defaultdict(set)
+        self._inboxes: dict[K, set[Inbox]] = defaultdict(set)
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[Inbox]:
-        """Register an inbox for the channels; always unregistered on exit."""
+    async def subscribe(self, *keys: K) -> AsyncIterator[Inbox]:
+        """Register an inbox for the keys; always unregistered on exit."""
         inbox = Inbox()
-        for channel in channels:
-            self._inboxes[channel].add(inbox)
+        for key in keys:
+            self._inboxes[key].add(inbox)
         try:
             yield inbox
         finally:
-            for channel in channels:
-                members = self._inboxes.get(channel)
+            for key in keys:
+                members = self._inboxes.get(key)
                 if members is not None:
                     members.discard(inbox)
                     if not members:
-                        del self._inboxes[channel]
+                        del self._inboxes[key]
 
-    def deliver(self, channel: str, notice: Notice) -> None:
-        """Hand a notice to every inbox on the channel."""
-        for inbox in tuple(self._inboxes.get(channel, ())):
-            inbox.put(notice)
+    def deliver(self, key: K, notice: Notice) -> None:
+        """Hand a notice to every inbox under the key."""
+        members = self._inboxes.get(key)
+        if members:
+            for inbox in tuple(members):
+                inbox.put(notice)
+
+    def deliver_each(self, keys: Iterable[K], notice: Notice) -> None:
+        """Hand a notice to the inboxes under each of the keys (twice to one under two of them)."""
+        if not self._inboxes:
+            return
+        for key in keys:
+            self.deliver(key, notice)
 
     def deliver_resync(self) -> None:
         """Tell every inbox that notices may have been lost."""
         for inbox in {inbox for members in self._inboxes.values() for inbox in members}:
             inbox.put(RESYNC)
-
-    def channels(self) -> set[str]:
-        """Channels with at least one inbox."""
-        return set(self._inboxes)
 
     def count(self) -> int:
         """Open inboxes."""

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
-from eventstore.bus import Notice, Subscription
+from eventstore.bus import Subscription
 from eventstore.fanout import Fanout
+from eventstore.messages import Notice
 
 
 class InProcessBus:
     """Delivers notices to subscribers of this process only."""
 
     def __init__(self) -> None:
-        self._fanout = Fanout()
+        self._fanout: Fanout[str] = Fanout()
 
     async def start(self) -> None:
         """Nothing to connect."""

@@ -14,12 +14,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from eventstore.bus import Notice, Subscription
+from eventstore.bus import Subscription
 from eventstore.fanout import Fanout
+from eventstore.messages import Notice, decode, encode
+from eventstore.tasks import BackgroundTask
 
 logger = logging.getLogger(__name__)
 
@@ -38,25 +39,20 @@ class RedisBus:
         self._client = aioredis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )
-        self._fanout = Fanout()
-        self._listener: asyncio.Task[None] | None = None
+        self._fanout: Fanout[str] = Fanout()
+        self._listener = BackgroundTask(self._listen, "orderly-redis-listener")
         self._connected = asyncio.Event()
         self._healthy = False
 
     async def start(self) -> None:
         """Start the listener and wait briefly for its first connection (Redis may be down)."""
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name="orderly-redis-listener")
+        self._listener.start()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout=2.0)
 
     async def close(self) -> None:
         """Stop the listener and close the connections."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await self._listener.stop()
         await self._client.aclose()
 
     async def publish(self, channel: str, notice: Notice) -> None:
@@ -64,7 +60,7 @@ class RedisBus:
         if not self._healthy:
             return
         try:
-            await self._client.publish(self._prefix + channel, orjson.dumps(notice))
+            await self._client.publish(self._prefix + channel, encode(notice))
         except (RedisError, OSError) as error:
             logger.warning("redis publish on %s failed: %r", channel, error)
 
@@ -112,11 +108,5 @@ class RedisBus:
 
     def _deliver(self, message: dict[str, object]) -> None:
         channel = message["channel"]
-        data = message["data"]
-        try:
-            notice = orjson.loads(data)  # type: ignore[arg-type]
-        except orjson.JSONDecodeError:
-            logger.warning("ignoring a malformed message on %r", channel)
-            return
         name = channel.decode() if isinstance(channel, bytes) else str(channel)
-        self._fanout.deliver(name.removeprefix(self._prefix), notice)
+        self._fanout.deliver(name.removeprefix(self._prefix), decode(message["data"]))  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 # INTEGER PRIMARY KEY AUTOINCREMENT on SQLite (never reuses a position), a bigint
 # identity on PostgreSQL. The identity must keep CACHE 1 (the default): per-session
 # sequence caches would hand out positions out of time order, and the ordering argument
-# in eventstore/sql_store.py relies on positions being taken in time order.
+# in eventstore/postgres_store.py relies on positions being taken in time order.
 Position = BigInteger().with_variant(Integer, "sqlite")
 Document = JSON().with_variant(JSONB(), "postgresql")
 

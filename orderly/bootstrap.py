@@ -16,8 +16,10 @@ from domain.ports import Clock
 from eventstore.bus import NotificationBus
 from eventstore.database import Database, create_database
 from eventstore.local_bus import InProcessBus
+from eventstore.postgres_store import PostgresEventStore
 from eventstore.redis_bus import RedisBus
 from eventstore.sql_store import SqlEventStore
+from eventstore.sqlite_store import SqliteEventStore
 from orderly.settings import Settings
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.leadership import AdvisoryLease
@@ -40,6 +42,11 @@ class SystemClock:
     def now(self) -> datetime:
         """The current time."""
         return datetime.now(UTC)
+
+
+def open_event_store(database: Database, bus: NotificationBus | None = None) -> SqlEventStore:
+    """The event store for the database's backend: the one place that chooses it."""
+    return PostgresEventStore(database, bus) if database.is_postgres else SqliteEventStore(database, bus)
 
 
 def new_id() -> str:
@@ -124,7 +131,7 @@ def build_container(
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
-    store = SqlEventStore(database, bus)
+    store = open_event_store(database, bus)
     shared_log = SharedEventLog(store)
     runners = [
         ProjectionRunner(

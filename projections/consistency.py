@@ -11,7 +11,8 @@ from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from eventstore.bus import Notice, Subscription
+from eventstore.bus import Subscription
+from eventstore.messages import Notice, ProjectionAdvanced
 from projections.order_views.queries import NAME as ORDER_VIEWS
 from projections.order_views.queries import OrderView
 
@@ -37,11 +38,10 @@ class ProjectionWatch(Protocol):
 
 
 def _concerns(notice: Notice, order_id: str, version: int) -> bool:
-    if notice.get("resync"):
-        return True
-    streams = notice.get("streams") or {}
-    announced = streams.get(order_id)
-    return isinstance(announced, int) and announced > version
+    if not isinstance(notice, ProjectionAdvanced):
+        return True  # RESYNC: re-read
+    announced = notice.streams.get(order_id)
+    return announced is not None and announced > version
 
 
 async def wait_for_order_version(

@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppres
 
 import asyncpg
 
-from projections.tasks import cancel_and_wait
+from eventstore.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 from sqlalchemy import delete
 
-from eventstore.bus import EVENTS_CHANNEL, RESYNC, NotificationBus, projection_channel
+from eventstore.bus import EVENTS_CHANNEL, NotificationBus, projection_channel
 from eventstore.database import Database
+from eventstore.messages import RESYNC
 from projections.checkpoints import ProjectionState, reset_checkpoint
 from projections.projector import Projector
 from projections.registry import PROJECTIONS

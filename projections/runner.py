@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from domain.ports import RecordedEvent
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, Subscription, projection_channel
 from eventstore.database import Database
+from eventstore.messages import EventsAppended, ProjectionAdvanced
+from eventstore.tasks import BackgroundTask
 from projections.bulk import single_statement_reader
 from projections.checkpoints import Checkpoint, ProjectionState, ensure_checkpoint, read_checkpoint, set_state
 from projections.commit import Upsert, commit_batch
 from projections.projector import EventLog, Projector
 from projections.rebuild import rebuild
-from projections.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class ProjectionRunner:
         self._lease = lease
         self._slow_batch = slow_batch
         self._live = False  # caught up at least once this term: batch timings mean something
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run, f"projection:{name}")
         self._state = ProjectionState.STOPPED
         self._persisted: ProjectionState | None = None
         self._rebuilding = False
@@ -104,19 +105,15 @@ class ProjectionRunner:
     @property
     def running(self) -> bool:
         """Whether the runner's task is alive."""
-        return self._task is not None and not self._task.done()
+        return self._task.running
 
     async def start(self) -> None:
         """Start the runner's task (no-op when it is running)."""
-        if self.running:
-            return
-        self._task = asyncio.create_task(self._run(), name=f"projection:{self.name}")
+        self._task.start()
 
     async def stop(self) -> None:
         """Cancel the task and wait for it; an open batch transaction rolls back."""
-        task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait(task)
+        await self._task.stop()
         if self._active:
             self._active = False
             try:
@@ -223,13 +220,11 @@ class ProjectionRunner:
             notice = await inbox.get(timeout=remaining)
             if notice is None:
                 return True
-            announced = notice.get("position")
-            if isinstance(announced, int):
-                self._announced = max(self._announced, announced)
-            if notice.get("resync"):
+            if not isinstance(notice, EventsAppended):
                 self._term_position = None  # e.g. a rebuild reset the checkpoint
                 return False
-            if not isinstance(announced, int) or announced > self._position:
+            self._announced = max(self._announced, notice.position)
+            if notice.position > self._position:
                 return False
         return True
 
@@ -267,7 +262,7 @@ class ProjectionRunner:
         if self._state is ProjectionState.FAILED:
             log.info("projection %s recovered at position %d", self.name, to_position)
         self._state = state
-        notice = {"name": self.name, "from_position": from_position, "position": to_position, "streams": streams}
+        notice = ProjectionAdvanced(name=self.name, from_position=from_position, position=to_position, streams=streams)
         await self._bus.publish(projection_channel(self.name), notice)
         if self._live and state is ProjectionState.RUNNING:
             self._report_if_slow(events, changes.upserts, (started, read, planned, committed, time.perf_counter()))

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 
-from eventstore.bus import RESYNC, Notice, NotificationBus, Subscription, projection_channel
+from eventstore.bus import NotificationBus, Subscription, projection_channel
 from eventstore.database import Database
-from eventstore.fanout import Inbox
+from eventstore.fanout import Fanout
+from eventstore.messages import Notice, ProjectionAdvanced
+from eventstore.tasks import BackgroundTask
 from projections.bulk import single_statement_reader
 from projections.checkpoints import checkpoint_position, read_checkpoints
-from projections.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +38,19 @@ class ProjectionTracker:
         self._poll_interval = poll_interval
         self._known: dict[str, int | None] = dict.fromkeys(self._names)
         self._changed: dict[str, asyncio.Event] = {name: asyncio.Event() for name in self._names}
-        self._listeners: dict[str, set[Inbox]] = defaultdict(set)
-        self._keyed: dict[str, dict[str, set[Inbox]]] = defaultdict(lambda: defaultdict(set))
-        self._task: asyncio.Task[None] | None = None
+        # Per projection, listeners by stream id; None: every notice of the projection.
+        self._listeners: dict[str, Fanout[str | None]] = {name: Fanout() for name in self._names}
+        self._task = BackgroundTask(self._run, "projection-tracker")
         self._poll_soon = False
         self.polls = 0  # checkpoint reads so far (one per poll, however many listeners)
 
     async def start(self) -> None:
         """Subscribe to the projections' channels and start polling."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="projection-tracker")
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop the task and release the bus subscription."""
-        task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait(task)
+        await self._task.stop()
 
     def position(self, name: str) -> int | None:
         """The latest known checkpoint of the projection (None before the first read)."""
@@ -61,32 +58,16 @@ class ProjectionTracker:
 
     def listener_count(self) -> int:
         """Open listener inboxes (for leak checks)."""
-        keyed = sum(len(inboxes) for by_key in self._keyed.values() for inboxes in by_key.values())
-        return keyed + sum(len(inboxes) for inboxes in self._listeners.values())
+        return sum(listeners.count() for listeners in self._listeners.values())
 
-    @asynccontextmanager
-    async def listen(self, name: str, key: str | None = None) -> AsyncIterator[Subscription]:
+    def listen(self, name: str, key: str | None = None) -> AbstractAsyncContextManager[Subscription]:
         """An inbox of the projection's notices, with RESYNC whenever some may have been missed.
 
         With a key (a stream id), only notices whose batch touched that stream are delivered
         (and every RESYNC): a commit wakes the subscriptions it concerns, not all of them.
         """
         self._require(name)
-        inbox = Inbox()
-        members = self._listeners[name] if key is None else self._keyed[name][key]
-        members.add(inbox)
-        try:
-            yield inbox
-        finally:
-            members.discard(inbox)
-            if not members:
-                if key is None:
-                    self._listeners.pop(name, None)
-                else:
-                    by_key = self._keyed.get(name, {})
-                    by_key.pop(key, None)
-                    if not by_key:
-                        self._keyed.pop(name, None)
+        return self._listeners[name].subscribe(key)
 
     async def wait_for_position(self, name: str, position: int, timeout: float | None) -> bool:
         """Whether the projection's checkpoint reaches position within timeout seconds."""
@@ -118,7 +99,7 @@ class ProjectionTracker:
     @property
     def running(self) -> bool:
         """Whether the tracker's task is alive."""
-        return self._task is not None and not self._task.done()
+        return self._task.running
 
     def _require(self, name: str) -> None:
         if name not in self._known:
@@ -169,44 +150,37 @@ class ProjectionTracker:
         # Newer than the notices said (some were lost or are late), or older (a rebuild):
         # either way listeners cannot trust what they were told.
         self._set(name, position)
-        self._deliver(name, RESYNC)
+        self._listeners[name].deliver_resync()
 
     def _on_notice(self, notice: Notice) -> None:
-        if notice.get("resync"):
+        if not isinstance(notice, ProjectionAdvanced):
             # Our own inbox overflowed or someone asked everyone to re-read.
             self._broadcast_resync()
             self._poll_soon = True
             return
-        name = notice.get("name")
-        from_position, position = notice.get("from_position"), notice.get("position")
-        if name not in self._known or not isinstance(position, int) or not isinstance(from_position, int):
-            log.warning("projection tracker ignored a malformed notice %r", notice)
+        name, position = notice.name, notice.position
+        if name not in self._known:
+            log.warning("projection tracker ignored a notice of an unknown projection %r", notice)
             return
         known = self._known[name]
         if known is not None and position <= known:
             return  # a duplicate, or late: a poll already moved past it
         self._set(name, position)
-        self._deliver(name, notice if known is not None and from_position <= known else RESYNC)
+        if known is not None and notice.from_position <= known:
+            self._deliver(name, notice)
+        else:
+            self._listeners[name].deliver_resync()
 
     def _set(self, name: str, position: int) -> None:
         self._known[name] = position
         changed, self._changed[name] = self._changed[name], asyncio.Event()
         changed.set()
 
-    def _deliver(self, name: str, notice: Notice) -> None:
-        for inbox in tuple(self._listeners.get(name, ())):
-            inbox.put(notice)
-        by_key = self._keyed.get(name)
-        if not by_key:
-            return
-        if notice.get("resync"):
-            targets = [inbox for inboxes in by_key.values() for inbox in inboxes]
-        else:
-            streams = notice.get("streams") or {}
-            targets = [inbox for key in streams if key in by_key for inbox in by_key[key]]
-        for inbox in targets:
-            inbox.put(notice)
+    def _deliver(self, name: str, notice: ProjectionAdvanced) -> None:
+        listeners = self._listeners[name]
+        listeners.deliver(None, notice)
+        listeners.deliver_each(notice.streams, notice)
 
     def _broadcast_resync(self) -> None:
-        for name in set(self._listeners) | set(self._keyed):
-            self._deliver(name, RESYNC)
+        for listeners in self._listeners.values():
+            listeners.deliver_resync()

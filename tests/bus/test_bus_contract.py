@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from eventstore.bus import RESYNC, NotificationBus
+from eventstore.bus import NotificationBus
 from eventstore.fanout import INBOX_SIZE
 from eventstore.local_bus import InProcessBus
+from eventstore.messages import RESYNC, EventsAppended, ProjectionAdvanced, Resync
 from eventstore.redis_bus import RedisBus
 
 
@@ -31,30 +32,35 @@ def channel() -> str:
     return f"test.{uuid.uuid4().hex}"
 
 
+def appended(n: int) -> EventsAppended:
+    return EventsAppended(stream_id=f"s-{n}", version=n, first_position=n, position=n)
+
+
 async def next_real(inbox, timeout: float = 2.0):  # type: ignore[no-untyped-def]
     """The next notice that is not a RESYNC (a fresh Redis connection sends one)."""
     while True:
         notice = await inbox.get(timeout=timeout)
-        if notice is None or not notice.get("resync"):
+        if not isinstance(notice, Resync):
             return notice
 
 
 async def test_a_subscriber_receives_notices_of_its_channel_in_order(bus: NotificationBus) -> None:
     mine, other = channel(), channel()
     async with bus.subscribe(mine) as inbox:
-        await bus.publish(other, {"n": 0})
+        await bus.publish(other, appended(0))
         for n in range(1, 4):
-            await bus.publish(mine, {"n": n})
+            await bus.publish(mine, appended(n))
         received = [await next_real(inbox) for _ in range(3)]
-    assert [notice["n"] for notice in received] == [1, 2, 3]  # type: ignore[index]
+    assert received == [appended(1), appended(2), appended(3)]
 
 
 async def test_every_subscriber_of_a_channel_gets_each_notice(bus: NotificationBus) -> None:
     name = channel()
     async with bus.subscribe(name) as first, bus.subscribe(name) as second:
-        await bus.publish(name, {"position": 7})
-        assert await next_real(first) == {"position": 7}
-        assert await next_real(second) == {"position": 7}
+        advanced = ProjectionAdvanced(name="p", from_position=3, position=7, streams={"o-1": 2})
+        await bus.publish(name, advanced)
+        assert await next_real(first) == advanced
+        assert await next_real(second) == advanced
 
 
 async def test_get_returns_none_after_the_timeout(bus: NotificationBus) -> None:
@@ -75,7 +81,7 @@ async def test_a_slow_subscriber_is_told_to_resync_instead_of_blocking(bus: Noti
     name = channel()
     async with bus.subscribe(name) as inbox:
         for n in range(INBOX_SIZE + 5):
-            await bus.publish(name, {"n": n})
+            await bus.publish(name, appended(n))
         await asyncio.sleep(0.2)
         seen_resync = False
         while (notice := await inbox.get(timeout=0.5)) is not None:
@@ -89,8 +95,8 @@ async def test_redis_namespaces_do_not_hear_each_other(redis_url: str) -> None:
     await second.start()
     try:
         async with first.subscribe("shared") as inbox_a, second.subscribe("shared") as inbox_b:
-            await second.publish("shared", {"from": "b"})
-            assert await next_real(inbox_b) == {"from": "b"}
+            await second.publish("shared", appended(1))
+            assert await next_real(inbox_b) == appended(1)
             assert await next_real(inbox_a, timeout=0.2) is None
     finally:
         await first.close()

@@ -11,6 +11,7 @@ from eventstore.database import create_database
 from eventstore.local_bus import InProcessBus
 from eventstore.memory_store import InMemoryEventStore
 from eventstore.sql_store import SqlEventStore
+from orderly.bootstrap import open_event_store
 from tests.conftest import fresh_database_url
 
 StoreUnderTest = InMemoryEventStore | SqlEventStore
@@ -47,6 +48,6 @@ async def store(
     async with fresh_database_url(store_kind, store_template, tmp_path) as url:
         database = create_database(url)
         try:
-            yield SqlEventStore(database, bus)
+            yield open_event_store(database, bus)
         finally:
             await database.dispose()

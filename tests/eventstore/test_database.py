@@ -13,7 +13,8 @@ from sqlalchemy import exc, text
 from domain.errors import ServiceUnavailableError
 from domain.ports import CommandStamp
 from eventstore.database import create_database, is_unavailable, normalise_url
-from eventstore.sql_store import SqlEventStore
+from eventstore.postgres_store import PostgresEventStore
+from eventstore.sqlite_store import SqliteEventStore
 from orderly.migrate import migrate
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.eventstore.test_store_contract import created
@@ -70,7 +71,7 @@ async def test_sqlite_writes_take_the_write_lock_at_begin_and_reads_do_not(tmp_p
 
 async def test_unreachable_postgres_is_service_unavailable() -> None:
     database = create_database("postgresql://postgres@127.0.0.1:1/nothing", pool_timeout=1)
-    store = SqlEventStore(database)
+    store = PostgresEventStore(database)
     try:
         with pytest.raises(ServiceUnavailableError) as caught:
             await store.head_position()
@@ -86,7 +87,7 @@ async def test_unopenable_sqlite_is_service_unavailable(tmp_path: Path) -> None:
     database = create_database(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     try:
         with pytest.raises(ServiceUnavailableError):
-            await SqlEventStore(database).read_stream("o")
+            await SqliteEventStore(database).read_stream("o")
     finally:
         await database.dispose()
         # aiosqlite stops the worker thread of a failed connect without awaiting it; let

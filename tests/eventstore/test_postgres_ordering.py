@@ -15,9 +15,9 @@ from sqlalchemy import text
 from domain.errors import ConcurrencyConflictError
 from domain.events import OrderShipped
 from domain.ports import AppendResult, CommandStamp
-from eventstore import sql_store
+from eventstore import postgres_store
 from eventstore.database import create_database
-from eventstore.sql_store import SqlEventStore
+from eventstore.postgres_store import PostgresEventStore
 
 WRITERS = 16
 SECONDS = 4.0
@@ -66,9 +66,9 @@ class Tailing:
 async def tail_while_writing(postgres_url: str) -> Tailing:
     """Run WRITERS concurrent writers for SECONDS while a reader tails read_log."""
     database = create_database(postgres_url, pool_size=WRITERS + 4, max_overflow=0)
-    # Half the writers linger before COMMIT (explicit transaction + hook), half use the
-    # production path (one autocommitted statement).
-    stores = (SqlEventStore(database, before_commit=lingering), SqlEventStore(database))
+    # Half the writers linger before COMMIT (the same statement in an explicit transaction,
+    # then the hook), half autocommit it.
+    stores = (PostgresEventStore(database, before_commit=lingering), PostgresEventStore(database))
     results: list[AppendResult] = []
     done = asyncio.Event()
 
@@ -134,8 +134,10 @@ async def test_a_later_position_committing_first_is_not_skipped(
     """Deterministic: A takes the lower position but commits after B. A reader that trusts
     "position > checkpoint" alone (the control) passes B and never sees A."""
     if not horizon:
-        assert sql_store._SAFE_TO_TAIL in sql_store._READ_LOG_RAW
-        monkeypatch.setattr(sql_store, "_READ_LOG_RAW", sql_store._READ_LOG_RAW.replace(sql_store._SAFE_TO_TAIL, "true"))
+        assert postgres_store._SAFE_TO_TAIL in postgres_store._READ_LOG
+        monkeypatch.setattr(
+            postgres_store, "_READ_LOG", postgres_store._READ_LOG.replace(postgres_store._SAFE_TO_TAIL, "true")
+        )
     database = create_database(postgres_url)
     release = asyncio.Event()
     holding = asyncio.Event()
@@ -144,7 +146,7 @@ async def test_a_later_position_committing_first_is_not_skipped(
         holding.set()
         await release.wait()
 
-    slow, fast = SqlEventStore(database, before_commit=hold_before_commit), SqlEventStore(database)
+    slow, fast = PostgresEventStore(database, before_commit=hold_before_commit), PostgresEventStore(database)
     try:
         first = asyncio.create_task(slow.append("a", "order", events_for("a", 1), expected_version=0, command=stamp()))
         await holding.wait()
@@ -176,7 +178,7 @@ async def test_an_unrelated_open_transaction_does_not_hold_the_log_back(postgres
     a CREATE DATABASE, a vacuum's ANALYZE, the other projection's commit) used to hide every
     later event from read_log until it ended: read-your-writes stalled for as long."""
     database = create_database(postgres_url)
-    store = SqlEventStore(database)
+    store = PostgresEventStore(database)
     older = await asyncpg.connect(plain_url)
     try:
         transaction = older.transaction()
@@ -198,7 +200,7 @@ async def test_past_a_gap_an_open_transaction_holds_the_horizon_back(postgres_ur
     """An append that rolled back leaves a gap that never fills; past it only the horizon
     says it is safe to go on, and an older transaction still running holds it back."""
     database = create_database(postgres_url)
-    store = SqlEventStore(database)
+    store = PostgresEventStore(database)
     older = await asyncpg.connect(plain_url)
     try:
         before = await store.append("s0", "order", events_for("s0", 1), expected_version=0, command=stamp())
@@ -241,7 +243,7 @@ async def test_append_function_refuses_a_transaction_that_already_wrote(plain_ur
 
 async def test_append_lock_is_released_after_errors_and_cancellation(postgres_url: str, plain_url: str) -> None:
     database = create_database(postgres_url, pool_size=1, max_overflow=0)
-    store = SqlEventStore(database)
+    store = PostgresEventStore(database)
     blocker = await asyncpg.connect(plain_url)
     try:
         await store.append("s1", "order", events_for("s1", 1), expected_version=0, command=stamp())

@@ -17,6 +17,7 @@ from domain.values import Address, LineItem
 from eventstore.bus import EVENTS_CHANNEL
 from eventstore.local_bus import InProcessBus
 from eventstore.memory_store import InMemoryEventStore
+from eventstore.messages import EventsAppended
 from eventstore.tables import events as events_table
 from tests.eventstore.conftest import StoreUnderTest
 
@@ -202,12 +203,9 @@ async def test_notice_is_published_after_commit(store: StoreUnderTest, bus: InPr
         )
         notice = await inbox.get(timeout=1)
 
-    assert notice == {
-        "stream_id": order_id,
-        "version": 2,
-        "first_position": result.position - 1,
-        "position": result.position,
-    }
+    assert notice == EventsAppended(
+        stream_id=order_id, version=2, first_position=result.position - 1, position=result.position
+    )
     # Announced after commit: whoever hears it can read what it announces.
     assert [event.version for event in await store.read_stream(order_id)] == [1, 2]
 

@@ -8,8 +8,9 @@ import random
 import uuid
 from contextlib import AbstractAsyncContextManager
 
-from eventstore.bus import Notice, Subscription
+from eventstore.bus import Subscription
 from eventstore.local_bus import InProcessBus
+from eventstore.messages import Notice
 from tests.api.operations import ADD_ITEM, CANCEL, CREATE, order_input
 from tests.support.graphql_client import TRANSPORT_WS, websocket
 

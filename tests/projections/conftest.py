@@ -18,6 +18,7 @@ from eventstore.database import Database, create_database
 from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
 from eventstore.tables import metadata as event_store_metadata
+from orderly.bootstrap import open_event_store
 from projections.projector import Projector
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
@@ -46,7 +47,7 @@ def bus() -> InProcessBus:
 @pytest.fixture
 def store(database: Database, bus: InProcessBus) -> SqlEventStore:
     """The SQL event store on the shared migrated `database` (both backends)."""
-    return SqlEventStore(database, bus)
+    return open_event_store(database, bus)
 
 
 @pytest.fixture

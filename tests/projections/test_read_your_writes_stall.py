@@ -25,7 +25,7 @@ from bench.loader import copy_events
 from domain.command_bus import CommandBus
 from eventstore.database import create_database
 from eventstore.local_bus import InProcessBus
-from eventstore.sql_store import SqlEventStore
+from eventstore.postgres_store import PostgresEventStore
 from projections.consistency import wait_for_order_version
 from projections.order_views.queries import OrderViewQueries
 from projections.registry import PROJECTIONS
@@ -53,7 +53,7 @@ async def test_an_open_transaction_elsewhere_does_not_stall_read_your_writes(pos
         await loader.close()
     database = create_database(postgres_url)
     bus = InProcessBus()
-    store = SqlEventStore(database, bus)
+    store = PostgresEventStore(database, bus)
     shared = SharedEventLog(store)
     runners = [
         ProjectionRunner(name, projector, database, shared, bus, batch_size=5000, poll_interval=1.0)

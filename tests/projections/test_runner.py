@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import update
@@ -16,6 +17,7 @@ from domain.ports import RecordedEvent
 from eventstore.bus import projection_channel
 from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
+from eventstore.messages import ProjectionAdvanced
 from eventstore.sql_store import SqlEventStore
 from projections.checkpoints import Checkpoint, ProjectionState, projection_checkpoints, read_checkpoint
 from projections.commit import BatchChanges
@@ -120,10 +122,11 @@ async def test_catches_up_from_zero_in_batches_and_announces_each_commit(
         notices = [await inbox.get(timeout=0) for _ in range(3)]
         assert await inbox.get(timeout=0) is None
 
-    assert [(n["from_position"], n["position"]) for n in notices if n] == [(0, 2), (2, 4), (4, 6)]
-    assert notices[0] is not None and notices[0]["name"] == "order_views"
-    assert notices[0]["streams"] == {first: 1, second: 1}
-    assert notices[1] is not None and notices[1]["streams"] == {third: 1, first: 2}
+    assert notices == [
+        ProjectionAdvanced(name="order_views", from_position=0, position=2, streams={first: 1, second: 1}),
+        ProjectionAdvanced(name="order_views", from_position=2, position=4, streams={third: 1, first: 2}),
+        ProjectionAdvanced(name="order_views", from_position=4, position=6, streams=ANY),
+    ]
     views = await OrderViewQueries(database).get_many([first, second, third])
     assert (views[first].total_amount, views[first].version) == (Decimal("3.00"), 2)
     assert views[second].status == "SHIPPED" and views[third].status == "CANCELLED"

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from domain.command_bus import CommandBus
 from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
+from eventstore.tasks import cancel_and_wait
 from projections.checkpoints import ProjectionState
 from projections.order_views.queries import OrderViewQueries
-from projections.tasks import cancel_and_wait
 from tests.projections.builders import create_order, new_id
 from tests.projections.conftest import RunnerFactory, eventually
 

@@ -9,10 +9,12 @@ from contextlib import AsyncExitStack
 import pytest
 
 from domain.command_bus import CommandBus
-from eventstore.bus import EVENTS_CHANNEL, RESYNC, Notice, projection_channel
+from eventstore.bus import EVENTS_CHANNEL, projection_channel
 from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
+from eventstore.messages import RESYNC, Notice, ProjectionAdvanced
 from eventstore.sql_store import SqlEventStore
+from orderly.bootstrap import open_event_store
 from projections.consistency import order_updates, wait_for_order_version
 from projections.order_views.queries import OrderViewQueries
 from projections.runner import ProjectionRunner
@@ -87,11 +89,11 @@ async def test_a_lost_notice_is_made_good_by_the_poll_and_listeners_resync(
     await tracker.start()
     try:
         await eventually(lambda: _known(tracker))
-        runner = make_runner("order_views", bus=deaf, store=SqlEventStore(database, deaf), poll_interval=0.05)
+        runner = make_runner("order_views", bus=deaf, store=open_event_store(database, deaf), poll_interval=0.05)
         await runner.start()
         async with tracker.listen("order_views") as inbox:
             waiter = asyncio.create_task(tracker.wait_for_position("order_views", 1, timeout=5.0))
-            await CommandBus(SqlEventStore(database, deaf)).dispatch(create_order(new_id("order"), new_id("c")))
+            await CommandBus(open_event_store(database, deaf)).dispatch(create_order(new_id("order"), new_id("c")))
 
             assert await waiter is True
             assert await inbox.get(timeout=2.0) == RESYNC
@@ -112,8 +114,8 @@ async def test_listeners_get_contiguous_notices_and_resync_after_a_gap(
     tracker: ProjectionTracker, bus: InProcessBus
 ) -> None:
     channel = projection_channel("order_views")
-    in_order = {"name": "order_views", "from_position": 0, "position": 3, "streams": {"o-1": 1}}
-    after_gap = {"name": "order_views", "from_position": 5, "position": 9, "streams": {"o-2": 4}}
+    in_order = ProjectionAdvanced(name="order_views", from_position=0, position=3, streams={"o-1": 1})
+    after_gap = ProjectionAdvanced(name="order_views", from_position=5, position=9, streams={"o-2": 4})
     async with tracker.listen("order_views") as inbox:
         await bus.publish(channel, in_order)
         await bus.publish(channel, in_order)  # a duplicate is dropped
@@ -129,9 +131,9 @@ async def test_a_keyed_listener_hears_only_batches_that_touched_its_stream(
     tracker: ProjectionTracker, bus: InProcessBus
 ) -> None:
     channel = projection_channel("order_views")
-    other = {"name": "order_views", "from_position": 0, "position": 2, "streams": {"o-2": 1}}
-    mine = {"name": "order_views", "from_position": 2, "position": 4, "streams": {"o-1": 1, "o-3": 1}}
-    after_gap = {"name": "order_views", "from_position": 6, "position": 7, "streams": {"o-9": 1}}
+    other = ProjectionAdvanced(name="order_views", from_position=0, position=2, streams={"o-2": 1})
+    mine = ProjectionAdvanced(name="order_views", from_position=2, position=4, streams={"o-1": 1, "o-3": 1})
+    after_gap = ProjectionAdvanced(name="order_views", from_position=6, position=7, streams={"o-9": 1})
     async with tracker.listen("order_views", key="o-1") as keyed, tracker.listen("order_views") as everything:
         assert tracker.listener_count() == 2
         for notice in (other, mine, after_gap):

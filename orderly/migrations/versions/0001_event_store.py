@@ -21,7 +21,7 @@ depends_on = None
 APPEND_LOCK_KEY = 7_245_311_001
 STREAM_LOCK_CLASS = 72_453
 
-# Why this function exists (eventstore/sql_store.py calls it and reads the log):
+# Why this function exists (eventstore/postgres_store.py calls it and reads the log):
 #
 # A reader tails the log with `position > checkpoint AND tx_id < xmin of its snapshot`:
 # it takes only events written by transactions that had finished when its statement
@@ -37,7 +37,7 @@ STREAM_LOCK_CLASS = 72_453
 # exactly a prefix of the committed log. Commits (and their fsyncs) stay concurrent,
 # unlike LOCK TABLE held until commit. (read_log also takes an event whose position
 # directly follows the previous one without asking the horizon, so that it does not wait
-# behind unrelated transactions; the horizon rule is what passes a gap: sql_store.py.)
+# behind unrelated transactions; the horizon rule is what passes a gap: postgres_store.py.)
 #
 # - The guard refuses a transaction that already has an xid (it was assigned outside the
 #   lock, so its order is unknown); this also limits a transaction to one append.
