@@ -32,6 +32,15 @@ async def test_every_block_of_the_session_runs_against_a_server(api: Any) -> Non
     created = await api.gql.data(blocks[0])
     order_id = created["createOrder"]["orderId"]
     assert created["createOrder"]["version"] == 1
+    # The README's query waits for order_views only; `customer` reads customer_summaries,
+    # which a person in GraphiQL would have seen caught up by then, and a test must wait for.
+    async with websocket(api.url, TRANSPORT_WS) as socket:
+        waited = await socket.subscribe(
+            'subscription($p: Position!) { projectionCaughtUp(name: "customer_summaries", position: $p, timeoutMs: 10000)'
+            " { name } }",
+            {"p": created["createOrder"]["position"]},
+        )
+        assert (await waited.next_message())[0] == "next"
     for block in blocks[1:]:
         assert PLACEHOLDER in block, "each later block names the order created first"
         operation = block.replace(PLACEHOLDER, f'"{order_id}"')
@@ -44,5 +53,5 @@ async def test_every_block_of_the_session_runs_against_a_server(api: Any) -> Non
             continue
         data = await api.gql.data(operation)
         assert all(value is not None for value in data.values()), data
-    order = await api.gql.data(f'{{ order(orderId: "{order_id}", minVersion: 2) {{ items {{ productId }} }} }}')
+    order = await api.gql.data(f'{{ order(orderId: "{order_id}", minVersion: 2, waitMs: 10000) {{ items {{ productId }} }} }}')
     assert [item["productId"] for item in order["order"]["items"]] == ["espresso-beans", "grinder"]

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 import websockets
 from starlette.routing import WebSocketRoute
 
@@ -16,7 +15,7 @@ from orderly.app import create_app
 from orderly.bootstrap import build_container
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.settings import Settings
-from tests.support.redis_server import free_port
+from tests.support.server import serving
 
 
 class RawSocket:
@@ -64,15 +63,5 @@ async def tuned_server(settings: Settings, tune: Callable[[OrderlyGraphQL], None
     """Serve the app with its GraphQL view changed by `tune` (e.g. keep-alive on); yields /graphql's URL."""
     app = create_app(settings, container=build_container(settings))
     tune(next(route.endpoint for route in app.routes if isinstance(route, WebSocketRoute)))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app) as port:
         yield f"http://127.0.0.1:{port}/graphql"
-    finally:
-        server.should_exit = True
-        await task

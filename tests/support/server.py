@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from orderly.app import create_app
 from orderly.bootstrap import Container
@@ -35,17 +36,10 @@ async def running_server(settings: Settings, **overrides: Any) -> AsyncIterator[
     """Serve create_app(settings) until the block ends."""
     from orderly.bootstrap import build_container
 
-    port = free_port()
     container = build_container(settings, overrides=overrides or None)
     app = create_app(settings, container=container)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as port:
+        base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(timeout=15) as http:
             yield RunningServer(
                 url=f"{base_url}/graphql",
@@ -54,6 +48,20 @@ async def running_server(settings: Settings, **overrides: Any) -> AsyncIterator[
                 http=http,
                 gql=GraphQLHttp(http, f"{base_url}/graphql"),
             )
+
+
+@asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[int]:
+    """Run the app under uvicorn on a free loopback port (yielded) until the block ends."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield port
     finally:
         server.should_exit = True
         await task
