@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-T = TypeVar("T")
+from orderly.auth.settings import AuthSettings
+from orderly.limit_settings import OperationLimits, TransportLimits
+from orderly.setting_values import (
+    SettingsError,
+    boolean,
+    log_level,
+    non_negative_int,
+    origins,
+    port,
+    positive_float,
+    positive_int,
+    read,
+)
+
+__all__ = ["Settings", "SettingsError"]
 
 DEFAULT_DATABASE_URL = "sqlite:///orderly.db"
-
-
-class SettingsError(ValueError):
-    """An ORDERLY_* variable has a value that cannot be used."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +45,9 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     cors_origins: tuple[str, ...] = ()
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    operation_limits: OperationLimits = field(default_factory=OperationLimits)
+    transport_limits: TransportLimits = field(default_factory=TransportLimits)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,21 +55,24 @@ class Settings:
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
-            database_url=_read(env, "ORDERLY_DATABASE_URL", str, defaults.database_url),
-            redis_url=_read(env, "ORDERLY_REDIS_URL", str, None) or None,
-            bus_namespace=_read(env, "ORDERLY_BUS_NAMESPACE", str, None) or None,
-            host=_read(env, "ORDERLY_HOST", str, defaults.host),
-            port=_read(env, "ORDERLY_PORT", _port, defaults.port),
-            run_projectors=_read(env, "ORDERLY_PROJECTORS", _boolean, defaults.run_projectors),
-            poll_interval=_read(env, "ORDERLY_POLL_INTERVAL", _positive_float, defaults.poll_interval),
-            batch_size=_read(env, "ORDERLY_BATCH_SIZE", _positive_int, defaults.batch_size),
-            db_pool_size=_read(env, "ORDERLY_DB_POOL_SIZE", _positive_int, defaults.db_pool_size),
-            db_max_overflow=_read(env, "ORDERLY_DB_MAX_OVERFLOW", _non_negative_int, defaults.db_max_overflow),
-            db_pool_timeout=_read(env, "ORDERLY_DB_POOL_TIMEOUT", _positive_float, defaults.db_pool_timeout),
-            log_level=_read(env, "ORDERLY_LOG_LEVEL", _log_level, defaults.log_level),
-            graphiql=_read(env, "ORDERLY_GRAPHIQL", _boolean, defaults.graphiql),
-            introspection=_read(env, "ORDERLY_INTROSPECTION", _boolean, defaults.introspection),
-            cors_origins=_read(env, "ORDERLY_CORS_ORIGINS", _origins, defaults.cors_origins),
+            database_url=read(env, "ORDERLY_DATABASE_URL", str, defaults.database_url),
+            redis_url=read(env, "ORDERLY_REDIS_URL", str, None) or None,
+            bus_namespace=read(env, "ORDERLY_BUS_NAMESPACE", str, None) or None,
+            host=read(env, "ORDERLY_HOST", str, defaults.host),
+            port=read(env, "ORDERLY_PORT", port, defaults.port),
+            run_projectors=read(env, "ORDERLY_PROJECTORS", boolean, defaults.run_projectors),
+            poll_interval=read(env, "ORDERLY_POLL_INTERVAL", positive_float, defaults.poll_interval),
+            batch_size=read(env, "ORDERLY_BATCH_SIZE", positive_int, defaults.batch_size),
+            db_pool_size=read(env, "ORDERLY_DB_POOL_SIZE", positive_int, defaults.db_pool_size),
+            db_max_overflow=read(env, "ORDERLY_DB_MAX_OVERFLOW", non_negative_int, defaults.db_max_overflow),
+            db_pool_timeout=read(env, "ORDERLY_DB_POOL_TIMEOUT", positive_float, defaults.db_pool_timeout),
+            log_level=read(env, "ORDERLY_LOG_LEVEL", log_level, defaults.log_level),
+            graphiql=read(env, "ORDERLY_GRAPHIQL", boolean, defaults.graphiql),
+            introspection=read(env, "ORDERLY_INTROSPECTION", boolean, defaults.introspection),
+            cors_origins=read(env, "ORDERLY_CORS_ORIGINS", origins, defaults.cors_origins),
+            auth=AuthSettings.from_mapping(env),
+            operation_limits=OperationLimits.from_mapping(env),
+            transport_limits=TransportLimits.from_mapping(env),
         )
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -75,68 +91,3 @@ class Settings:
     def is_embedded(self) -> bool:
         """True for the SQLite default."""
         return self.database_url.startswith("sqlite")
-
-
-def _read(env: Mapping[str, str], name: str, cast: Callable[[str], T], default: T) -> T:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return cast(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name}={raw!r}: {error}") from None
-
-
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError("must be a whole number of at least 1")
-    return value
-
-
-def _non_negative_int(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError("must be a whole number of at least 0")
-    return value
-
-
-def _port(raw: str) -> int:
-    value = int(raw)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be a port number from 0 to 65535")
-    return value
-
-
-def _positive_float(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise ValueError("must be a number above 0")
-    return value
-
-
-def _boolean(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("must be true or false")
-
-
-def _log_level(raw: str) -> str:
-    level = raw.strip().upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    return level
-
-
-def _origins(raw: str) -> tuple[str, ...]:
-    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
-    for origin in origins:
-        scheme, _, rest = origin.partition("://")
-        if origin == "*" or scheme not in {"http", "https"} or not rest or "/" in rest:
-            raise ValueError(
-                f"{origin!r} is not an origin like https://app.example.com (scheme and host, no path, no *)"
-            )
-    return origins

@@ -11,6 +11,7 @@ from projections.consistency import OrderReader, ProjectionWatch
 from projections.status import ProjectionStatusView
 from schema.loaders import Loaders
 from schema.ports import CommandDispatcher, CustomerQueries, OrderQueries, StreamReader
+from schema.principal import OPEN, Principal
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +38,7 @@ class Context:
 
     services: Services
     loaders: Loaders
+    principal: Principal = OPEN
     request: Any = None
     response: Any = None
     extras: dict[str, Any] = field(default_factory=dict)

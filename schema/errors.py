@@ -44,6 +44,23 @@ class ConsistencyTimeoutError(ApiError):
     """The read model did not catch up within the client's timeout."""
 
 
+class UnauthenticatedError(ApiError):
+    """Authentication is on and the token is missing, malformed, badly signed or expired."""
+
+
+class ForbiddenError(ApiError):
+    """Authenticated, but the role or the owner forbids it."""
+
+
+class LimitExceededError(ApiError):
+    """An operation, transport or rate limit; `limit` names it (extensions.limit)."""
+
+    def __init__(self, limit: str, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
 # The contract's code for each expected error; a subclass takes its nearest listed ancestor's.
 ERROR_CODES: Mapping[type[Exception], str] = {
     InvalidInputError: "BAD_USER_INPUT",
@@ -54,6 +71,9 @@ ERROR_CODES: Mapping[type[Exception], str] = {
     DomainError: "BAD_USER_INPUT",
     BadUserInputError: "BAD_USER_INPUT",
     ConsistencyTimeoutError: "CONSISTENCY_TIMEOUT",
+    UnauthenticatedError: "UNAUTHENTICATED",
+    ForbiddenError: "FORBIDDEN",
+    LimitExceededError: "LIMIT_EXCEEDED",
     ApiError: "BAD_USER_INPUT",
 }
 
@@ -73,15 +93,24 @@ def assign_codes(errors: list[GraphQLError]) -> None:
         code, message = _classify(error)
         if message is not None:
             error.message = message
-        error.extensions = {**(error.extensions or {}), "code": code}
+        extensions = {**(error.extensions or {}), "code": code}
+        original = _innermost(error)
+        if isinstance(original, LimitExceededError):
+            extensions["limit"] = original.limit
+        error.extensions = extensions
+
+
+def _innermost(error: GraphQLError) -> BaseException | None:
+    original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    return original
 
 
 def _classify(error: GraphQLError) -> tuple[str, str | None]:
     if error.extensions and "code" in error.extensions:
         return str(error.extensions["code"]), None
-    original = error.original_error
-    while isinstance(original, GraphQLError) and original.original_error is not None:
-        original = original.original_error
+    original = _innermost(error)
     code = None if original is None else error_code(original)
     if code is not None:
         if isinstance(original, ServiceUnavailableError):

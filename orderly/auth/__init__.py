@@ -1,0 +1,1 @@
+"""Authentication: tokens in, a Principal out (HTTP headers and WebSocket connection_init)."""
