@@ -1,10 +1,11 @@
-"""Order commands: imperative, each with a command id and the time the clock gave it."""
+"""Order commands: imperative, each with a command id, the time the clock gave it and its issuer (None: auth off)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.issuers import Issuer
 from domain.values import Address, LineItem
 
 
@@ -18,6 +19,7 @@ class CreateOrder:
     customer_id: str
     items: tuple[LineItem, ...]
     shipping_address: Address
+    issuer: Issuer | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +31,7 @@ class AddOrderItem:
     order_id: str
     item: LineItem
     expected_version: int | None = None
+    issuer: Issuer | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +42,7 @@ class ShipOrder:
     issued_at: datetime
     order_id: str
     expected_version: int | None = None
+    issuer: Issuer | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +54,7 @@ class CancelOrder:
     order_id: str
     reason: str
     expected_version: int | None = None
+    issuer: Issuer | None = None
 
 
 Command = CreateOrder | AddOrderItem | ShipOrder | CancelOrder

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
 from domain.errors import ConcurrencyConflictError, InvalidInputError, InvalidStateError, OrderNotFoundError
 from domain.events import Event, OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from domain.issuers import Issuer, may_touch
 from domain.limits import (
     MAX_ID_LENGTH,
     MAX_ITEMS_PER_ORDER,
@@ -24,6 +25,7 @@ class OrderState:
     """What the decider needs to know about one order stream."""
 
     exists: bool = False
+    customer_id: str | None = None
     status: OrderStatus | None = None
     item_count: int = 0
     version: int = 0
@@ -37,7 +39,13 @@ def evolve(state: OrderState, event: Event) -> OrderState:
     version = state.version + 1
     match event:
         case OrderCreated():
-            return OrderState(exists=True, status=OrderStatus.CREATED, item_count=len(event.items), version=version)
+            return OrderState(
+                exists=True,
+                customer_id=event.customer_id,
+                status=OrderStatus.CREATED,
+                item_count=len(event.items),
+                version=version,
+            )
         case OrderItemAdded():
             return replace(state, item_count=state.item_count + 1, version=version)
         case OrderShipped():
@@ -52,6 +60,11 @@ def fold(events: Iterable[Event], state: OrderState = INITIAL_STATE) -> OrderSta
     for event in events:
         state = evolve(state, event)
     return state
+
+
+def as_seen_by(issuer: Issuer | None, state: OrderState) -> OrderState:
+    """The state as the issuer may see it: another customer's order is no order at all (version 0)."""
+    return state if not state.exists or may_touch(issuer, state.customer_id) else INITIAL_STATE
 
 
 def decide(command: Command, state: OrderState) -> list[Event]:

@@ -7,22 +7,25 @@ import hashlib
 import json
 
 from domain.commands import Command, CreateOrder
-from domain.decider import INITIAL_STATE, decide, fold
+from domain.decider import INITIAL_STATE, as_seen_by, decide, fold
 from domain.errors import CommandIdReusedError, ConcurrencyConflictError, DuplicateCommandError
+from domain.issuers import command_key
 from domain.ports import AppendResult, CommandRecord, CommandStamp, EventStore
 
 ORDER_STREAM = "order"
 # Without a client-given expectedVersion a conflict only means another writer got there
 # first: decide again on the newer state, a few times, before giving up.
 MAX_ATTEMPTS = 5
+# The issuer is left out so that commands stored before issuers existed keep their digest.
+_NOT_FINGERPRINTED = ("command_id", "issued_at", "issuer")
 
 
 def fingerprint(command: Command) -> str:
-    """A digest of what the command asks for (not its id or timestamp)."""
+    """A digest of what the command asks for (not its id, timestamp or issuer, which the key holds)."""
     fields = {
         field.name: _plain(getattr(command, field.name))
         for field in dataclasses.fields(command)
-        if field.name not in ("command_id", "issued_at")
+        if field.name not in _NOT_FINGERPRINTED
     }
     canonical = json.dumps([type(command).__name__, fields], sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -38,9 +41,12 @@ def _plain(value: object) -> object:
 
 
 async def handle_order_command(command: Command, store: EventStore) -> AppendResult:
-    """Run one order command to its result; a repeated command id returns the first result."""
+    """Run one order command to its result; a repeated command id (of the same issuer) returns the first result.
+
+    Another customer's order looks to its issuer exactly like a missing one (see as_seen_by).
+    """
     stamp = CommandStamp(
-        command_id=command.command_id,
+        command_id=command_key(command.command_id, command.issuer),
         command_type=type(command).__name__,
         fingerprint=fingerprint(command),
     )
@@ -49,11 +55,14 @@ async def handle_order_command(command: Command, store: EventStore) -> AppendRes
     # Other commands look for a twin first: replaying must win over the state rules.
     creates = isinstance(command, CreateOrder)
     if not creates:
-        previous = await store.find_command(command.command_id)
+        previous = await store.find_command(stamp.command_id)
         if previous is not None:
-            return _replay(previous, stamp)
+            return _replay(previous, stamp, command)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        state = INITIAL_STATE if creates else fold(event.event for event in await store.read_stream(command.order_id))
+        if creates:
+            state = INITIAL_STATE
+        else:
+            state = as_seen_by(command.issuer, fold(event.event for event in await store.read_stream(command.order_id)))
         expected = getattr(command, "expected_version", None)
         if expected is not None and expected != state.version:
             raise ConcurrencyConflictError(command.order_id, expected=expected, actual=state.version)
@@ -63,20 +72,20 @@ async def handle_order_command(command: Command, store: EventStore) -> AppendRes
                 command.order_id, ORDER_STREAM, events, expected_version=state.version, command=stamp
             )
         except DuplicateCommandError:
-            twin = await store.find_command(command.command_id)
+            twin = await store.find_command(stamp.command_id)
             if twin is None:
                 raise
-            return _replay(twin, stamp)
+            return _replay(twin, stamp, command)
         except ConcurrencyConflictError:
-            twin = await store.find_command(command.command_id)
+            twin = await store.find_command(stamp.command_id)
             if twin is not None:
-                return _replay(twin, stamp)
+                return _replay(twin, stamp, command)
             if expected is not None or attempt == MAX_ATTEMPTS or state.version == 0:
                 raise
     raise AssertionError("unreachable")
 
 
-def _replay(previous: CommandRecord, stamp: CommandStamp) -> AppendResult:
+def _replay(previous: CommandRecord, stamp: CommandStamp, command: Command) -> AppendResult:
     if previous.fingerprint != stamp.fingerprint:
-        raise CommandIdReusedError(stamp.command_id)
+        raise CommandIdReusedError(command.command_id)
     return previous.result

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
-# Execution option read by the "begin" hook below; only the write engine sets it.
+# Execution options read by the "begin" hooks below; only the write engine sets them.
 _BEGIN_OPTION = "orderly_sqlite_begin"
+_UNLIMITED_OPTION = "orderly_no_statement_timeout"
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Database:
     url: str
     pool_size: int = 10
     connect_timeout: float = 5.0
+    read_timeout: float | None = None  # seconds; the raw pool's reads pass it to asyncpg (see create_database)
     _raw_pool: asyncpg.Pool | None = field(default=None, repr=False)
     _raw_pool_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -90,8 +92,14 @@ def create_database(
     max_overflow: int = 10,
     pool_timeout: float = 5.0,
     connect_timeout: float = 5.0,
+    statement_timeout: float | None = None,
 ) -> Database:
-    """Engines for a postgresql:// or sqlite:/// URL (plain forms get the async drivers)."""
+    """Engines for a postgresql:// or sqlite:/// URL (plain forms get the async drivers).
+
+    On PostgreSQL, reads stop after `statement_timeout` seconds: the engine's connections carry
+    the server's statement_timeout; the raw pool, shared with appends and batch commits that
+    must not be cut short, has none, and its reads pass `read_timeout` to asyncpg instead,
+    which cancels the statement on the server when it fires."""
     parsed = normalise_url(url)
     is_postgres = parsed.get_backend_name() == "postgresql"
     pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
@@ -104,10 +112,13 @@ def create_database(
         # asyncpg prepares every statement; after five runs PostgreSQL may switch to a
         # generic plan made for no particular parameters (a sequential scan for
         # `order_id = ANY($1)` on a large table) and keep it. Plan for the real values.
-        pooling["connect_args"] = {"timeout": connect_timeout, "server_settings": SERVER_SETTINGS}
+        server_settings = dict(SERVER_SETTINGS)
+        if statement_timeout is not None:
+            server_settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
+        pooling["connect_args"] = {"timeout": connect_timeout, "server_settings": server_settings}
     engine = create_async_engine(parsed, json_serializer=_dumps, json_deserializer=orjson.loads, **pooling)
     if is_postgres:
-        write_engine = engine
+        write_engine = _without_statement_timeout(engine) if statement_timeout is not None else engine
     else:
         _configure_sqlite(engine)
         write_engine = engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
@@ -118,11 +129,24 @@ def create_database(
         url=parsed.render_as_string(hide_password=False),
         pool_size=pool_size,
         connect_timeout=connect_timeout,
+        read_timeout=statement_timeout if is_postgres else None,
     )
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _without_statement_timeout(engine: AsyncEngine) -> AsyncEngine:
+    # The pooled connections carry the read timeout for every statement; a write transaction
+    # (migrations, rebuilds) lifts it for itself with SET LOCAL, one statement per
+    # transaction, so reads pay nothing for it. The append path's raw pool never sets it.
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_UNLIMITED_OPTION):
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+
+    return engine.execution_options(**{_UNLIMITED_OPTION: True})
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -151,6 +175,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P01", "57P02", "57P03")
 _SQLITE_UNAVAILABLE_MESSAGES = ("database is locked", "unable to open database file", "disk i/o error")
 UNAVAILABLE_MESSAGE = "The database cannot be reached; retry later"
+_QUERY_CANCELED = "57014"  # statement_timeout (or a cancel request)
+STATEMENT_TIMEOUT_MESSAGE = "The database did not answer in time; retry later"
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -193,9 +219,18 @@ def unavailable_as_error() -> Iterator[None]:
     except ServiceUnavailableError:
         raise
     except Exception as error:
+        if _timed_out(error):
+            raise ServiceUnavailableError(STATEMENT_TIMEOUT_MESSAGE) from error
         if is_unavailable(error):
             raise ServiceUnavailableError(UNAVAILABLE_MESSAGE) from error
         raise
+
+
+def _timed_out(error: BaseException) -> bool:
+    # statement_timeout on the server, or asyncpg's own timeout (a connect or a raw-pool read).
+    return any(
+        getattr(cause, "sqlstate", None) == _QUERY_CANCELED or type(cause) is TimeoutError for cause in _causes(error)
+    )
 
 
 class ReadEngine:

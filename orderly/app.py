@@ -10,12 +10,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from orderly.auth.authenticator import Authenticator
 from orderly.bootstrap import Container, build_container
 from orderly.cors import cors_middleware
 from orderly.graphiql.assets import asset_routes
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.settings import Settings
+from orderly.transport_guards import TransportGuards
 from resolvers.graphql_schema import build_schema
+from schema.read_gate import gated_services
 
 
 def create_app(
@@ -31,11 +34,13 @@ def create_app(
         raise ValueError("the API needs a container built with api=True")
     settings = container.settings
     graphql = OrderlyGraphQL(
-        build_schema(introspection=settings.introspection),
-        container.services,
+        build_schema(introspection=settings.introspection, limits=settings.operation_limits),
+        gated_services(container.services),
+        authenticator=Authenticator(settings.auth),
         allowed_origins=settings.cors_origins,
         graphql_ide="graphiql" if settings.graphiql else None,
     )
+    guards = TransportGuards.build(settings, graphql)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -56,6 +61,7 @@ def create_app(
         try:
             yield
         finally:
+            await guards.close()
             await container.stop()
 
     app = Starlette(
@@ -66,7 +72,7 @@ def create_app(
             Route("/readyz", readyz),
             *(asset_routes() if settings.graphiql else []),
         ],
-        middleware=cors_middleware(settings.cors_origins),
+        middleware=[*cors_middleware(settings.cors_origins), *guards.middleware],
         lifespan=lifespan,
     )
     app.state.container = container

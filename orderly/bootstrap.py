@@ -25,9 +25,12 @@ from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.leadership import AdvisoryLease
 from projections.order_views.queries import OrderViewQueries
 from projections.order_views.search_index import PendingListCleaner
+from projections.postgres_read_models import PostgresReadModels
+from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
-from projections.runner import ProjectionRunner
+from projections.runner import LeaseFactory, ProjectionRunner
 from projections.shared_log import SharedEventLog
+from projections.sqlite_read_models import SqliteReadModels
 from projections.status import ProjectionStatusView, get_status, projection_statuses
 from projections.tracker import ProjectionTracker
 from schema.context import Services
@@ -44,9 +47,36 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Backend:
+    """What differs between PostgreSQL and SQLite: the adapters, and the PostgreSQL-only helpers."""
+
+    store: SqlEventStore
+    read_models: ReadModelStore
+    lease: Callable[[str], LeaseFactory] | None = None  # a projection's leadership lease, by name
+    cleaner: PendingListCleaner | None = None  # the search index's upkeep, in a projector process
+
+
+def open_backend(database: Database, bus: NotificationBus | None = None) -> Backend:
+    """The adapters for the database's backend: the one place that chooses them."""
+    if database.is_postgres:
+        return Backend(
+            store=PostgresEventStore(database, bus),
+            read_models=PostgresReadModels(database),
+            lease=lambda name: AdvisoryLease(database.url, name),
+            cleaner=PendingListCleaner(database),
+        )
+    return Backend(store=SqliteEventStore(database, bus), read_models=SqliteReadModels(database))
+
+
 def open_event_store(database: Database, bus: NotificationBus | None = None) -> SqlEventStore:
-    """The event store for the database's backend: the one place that chooses it."""
-    return PostgresEventStore(database, bus) if database.is_postgres else SqliteEventStore(database, bus)
+    """The event store for the database's backend."""
+    return open_backend(database, bus).store
+
+
+def open_read_models(database: Database) -> ReadModelStore:
+    """The read models' statements for the database's backend."""
+    return open_backend(database).read_models
 
 
 def new_id() -> str:
@@ -62,6 +92,7 @@ class Container:
     database: Database
     bus: NotificationBus
     store: SqlEventStore
+    read_models: ReadModelStore
     tracker: ProjectionTracker | None
     runners: list[ProjectionRunner]
     services: Services | None
@@ -97,7 +128,7 @@ class Container:
 
     async def statuses(self) -> list[ProjectionStatusView]:
         """Every projection's status."""
-        return await projection_statuses(self.database, self.store)
+        return await projection_statuses(self.read_models, self.store)
 
     async def _database_answers(self) -> bool:
         try:
@@ -122,6 +153,7 @@ def build_container(
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
+        statement_timeout=settings.transport_limits.statement_timeout,
     )
     bus: NotificationBus = overrides.pop("bus", None) or (
         RedisBus(settings.redis_url, namespace=settings.namespace) if settings.redis_url else InProcessBus()
@@ -131,45 +163,47 @@ def build_container(
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
-    store = open_event_store(database, bus)
+    backend = open_backend(database, bus)
+    store, read_models = backend.store, backend.read_models
     shared_log = SharedEventLog(store)
     runners = [
         ProjectionRunner(
             name,
             projector,
-            database,
+            read_models,
             shared_log,
             bus,
             batch_size=settings.batch_size,
             poll_interval=settings.poll_interval,
-            lease=AdvisoryLease(database.url, name) if database.is_postgres else None,
+            lease=None if backend.lease is None else backend.lease(name),
         )
         for name, projector in PROJECTIONS.items()
     ] if settings.run_projectors else []
-    tracker = ProjectionTracker(bus, database, PROJECTIONS, poll_interval=settings.poll_interval) if api else None
+    tracker = ProjectionTracker(bus, read_models, PROJECTIONS, poll_interval=settings.poll_interval) if api else None
     services = None
     if tracker is not None:
-        orders = OrderViewQueries(database)
+        orders = OrderViewQueries(read_models)
         services = Services(
             commands=CommandBus(store),
             clock=clock,
             store=store,
             orders=orders,
             order_reader=BatchedOrderReader(orders),
-            customers=CustomerSummaryQueries(database),
+            customers=CustomerSummaryQueries(read_models),
             tracker=tracker,
             projection_names=tuple(PROJECTIONS),
             new_id=make_id,
-            statuses=lambda: projection_statuses(database, store),
-            status=lambda name: get_status(database, store, name),
+            statuses=lambda: projection_statuses(read_models, store),
+            status=lambda name: get_status(read_models, store, name),
         )
     return Container(
         settings=settings,
         database=database,
         bus=bus,
         store=store,
+        read_models=read_models,
         tracker=tracker,
         runners=runners,
         services=services,
-        cleaner=PendingListCleaner(database) if database.is_postgres and runners else None,
+        cleaner=backend.cleaner if runners else None,
     )

@@ -1,18 +1,22 @@
-"""The `orderly` command: serve, migrate, project, status."""
+"""The `orderly` command: serve, migrate, project, status, rebuild, schema, token."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from orderly.auth.settings import describe, open_serve_refusal
 from orderly.bootstrap import build_container
 from orderly.gc_tuning import freeze_startup_objects
 from orderly.migrate import migrate
 from orderly.settings import Settings, SettingsError
+from projections.registry import PROJECTIONS
+from schema.principal import Role
 
 logger = logging.getLogger("orderly")
 
@@ -38,17 +42,29 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from orderly.app import create_app
+    from orderly.serving import uvicorn_config
 
+    refusal = open_serve_refusal(settings.auth, settings.host)
+    if refusal is not None:
+        print(f"orderly serve: {refusal}", file=sys.stderr)
+        return 2
     if args.no_projectors:
         settings = settings.with_changes(run_projectors=False)
     if settings.is_embedded:
         asyncio.run(migrate(settings.database_url))
     # The process starts here, so it may freeze its heap once the services have started.
-    app = create_app(settings, after_start=freeze_startup_objects)
+    try:
+        app = create_app(settings, after_start=freeze_startup_objects)
+    except SettingsError as error:  # e.g. a JWK Set file that cannot be read
+        print(f"orderly serve: {error}", file=sys.stderr)
+        return 2
     label = "GraphiQL" if settings.graphiql else "GraphQL endpoint (GraphiQL off)"
-    print(f"Orderly {label}: http://{settings.host}:{settings.port}/graphql", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on")
-    return 0
+    print(f"Orderly {label}: http://{settings.host}:{settings.port}/graphql ({describe(settings.auth)})", flush=True)
+    config = uvicorn_config(app, settings, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, as uvicorn.run ignores it
+        server.run()
+    return 0 if server.started else 3  # uvicorn.run's exit status when start-up failed
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -107,11 +123,75 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.in_place:
+        print(
+            "orderly rebuild: a blue-green rebuild (beside the live tables) is not available yet; --in-place is the"
+            " stop-the-world rebuild: it empties the read model, which the running projectors then replay from 0",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> None:
+        from projections.rebuild import rebuild
+
+        container = build_container(settings.with_changes(run_projectors=False), api=False)
+        await container.start()  # the bus only: its RESYNC wakes the running projectors at once
+        try:
+            await rebuild(container.read_models, args.name, bus=container.bus)
+        finally:
+            await container.stop()
+
+    asyncio.run(run())
+    print(f"projection {args.name} reset to position 0; the running projectors replay the log")
+    return 0
+
+
 def _print_schema(args: argparse.Namespace, settings: Settings) -> int:
     from resolvers.graphql_schema import build_schema
 
     print(str(build_schema()))
     return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from orderly.auth.tokens import issue_token
+
+    auth = settings.auth
+    if auth.jwt_secret is None:
+        print("orderly token: no ORDERLY_AUTH_JWT_SECRET is set, so there is no key to sign with", file=sys.stderr)
+        return 2
+    if args.customer_id is not None and auth.customer_claim == "sub" and args.customer_id != args.sub:
+        print(
+            "orderly token: with ORDERLY_AUTH_CUSTOMER_CLAIM=sub (the default) the customer id is the subject; "
+            "set ORDERLY_AUTH_CUSTOMER_CLAIM (e.g. customer_id) to give another",
+            file=sys.stderr,
+        )
+        return 2
+    token = issue_token(
+        auth.jwt_secret,
+        subject=args.sub,
+        roles=args.role or [],
+        ttl=args.ttl,
+        customer_id=None if auth.customer_claim == "sub" else args.customer_id,
+        issuer=auth.issuer,
+        audience=auth.audience,
+        customer_claim=auth.customer_claim,
+    )
+    print(token)
+    return 0
+
+
+def _duration(raw: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = raw.strip().lower()
+    try:
+        seconds = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a duration like 90s, 30m, 1h or 7d") from None
+    if not 0 < seconds <= 366 * 86400:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a duration above 0 and at most 366d")
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,7 +213,16 @@ def _parser() -> argparse.ArgumentParser:
     project = command("project", "run the projection runners without the API", _project)
     project.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL")
     command("status", "print each projection's state, position, head and lag", _status)
+    rebuild = command("rebuild", "empty a projection's read model and replay the log into it", _rebuild)
+    rebuild.add_argument("name", choices=list(PROJECTIONS), help="the projection")
+    rebuild.add_argument("--in-place", action="store_true", help="stop-the-world: readers see it empty, then filling")
+    rebuild.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL")
     command("schema", "print the served GraphQL SDL (kept in schema/schema.graphql)", _print_schema)
+    token = command("token", "print an HS256 token signed with ORDERLY_AUTH_JWT_SECRET", _token)
+    token.add_argument("--sub", required=True, help="the subject (who the caller is)")
+    token.add_argument("--role", action="append", choices=[role.value for role in Role], help="a role (repeatable)")
+    token.add_argument("--ttl", type=_duration, default=3600.0, help="how long it is valid: 90s, 30m, 1h (default), 7d")
+    token.add_argument("--customer-id", help="the customer it acts as (the claim ORDERLY_AUTH_CUSTOMER_CLAIM names)")
     return parser
 
 

@@ -13,19 +13,25 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
+from orderly.auth.authenticator import DISABLED, NOBODY, Authenticator
+from orderly.auth.connection import ConnectionContext
+from orderly.auth.responses import unauthenticated_payload, unauthenticated_response
 from orderly.graphiql.page import graphiql_page
 from orderly.http_errors import request_error_response
 from orderly.media_types import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
 from orderly.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from schema.context import Context, Services
+from schema.errors import UnauthenticatedError
 from schema.loaders import build_loaders
+from schema.principal import OPEN, Principal
 
 _JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
@@ -39,9 +45,10 @@ class OrderlyGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, schema: Any, services: Services, **options: Any) -> None:
+    def __init__(self, schema: Any, services: Services, *, authenticator: Authenticator = DISABLED, **options: Any) -> None:
         super().__init__(schema, **options)
         self._services = services
+        self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,9 +56,13 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope=scope, receive=receive)
         try:
+            if request.method == "POST":
+                await self._http_principal(request)  # a POST without a valid token: 401 before its body is read
             response = await self._plain_json_post(request) or await self.run(request)
         except HTTPException as error:
             response = request_error_response(error, response_media_type(request.headers.get("accept", "")))
+        except UnauthenticatedError as error:  # from get_context, on both roads
+            response = unauthenticated_response(error, request)
         await response(scope, receive, send)
 
     async def _plain_json_post(self, request: Request) -> Response | None:
@@ -186,14 +197,51 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         return response
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        """A context per HTTP request; per WebSocket connection, with loaders that do not cache."""
-        is_websocket = request.scope["type"] == "websocket"
+        """A context per HTTP request, with the principal its Authorization header proves (raises
+        UnauthenticatedError when it proves none); per WebSocket connection, with loaders that do
+        not cache and the principal `on_ws_connect` sets from connection_init."""
+        if not isinstance(request, Request):
+            return ConnectionContext(
+                services=self._services,
+                loaders=build_loaders(self._services.customers, cache=False),
+                principal=NOBODY if self.authenticator.enabled else OPEN,
+                request=request,
+                response=response,
+            )
         return Context(
             services=self._services,
-            loaders=build_loaders(self._services.customers, cache=not is_websocket),
+            loaders=build_loaders(self._services.customers, cache=True),
+            principal=await self._http_principal(request),
             request=request,
             response=response,
         )
+
+    async def _http_principal(self, request: Request) -> Principal:
+        # strawberry builds the context before it refuses a method or renders GraphiQL's page:
+        # those run nothing, so they need no token (GraphiQL must load before one is pasted).
+        if not self.authenticator.enabled:
+            return OPEN
+        adapter = self.request_adapter_class(request)
+        if not self.is_request_allowed(adapter) or self.should_render_graphql_ide(adapter):
+            return NOBODY
+        return await self.authenticator.from_header(request.headers.get("authorization"))
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate connection_init's payload; its principal serves every operation on the socket.
+
+        A missing or bad token refuses the connection through strawberry: graphql-transport-ws
+        closes with 4403 Forbidden (graphql-ws's own server does so when onConnect refuses);
+        legacy graphql-ws sends connection_error with the UNAUTHENTICATED error, then closes
+        (with 1011, as subscriptions-transport-ws's server does)."""
+        if not self.authenticator.enabled or not isinstance(context, ConnectionContext):
+            return UNSET
+        try:
+            principal = await self.authenticator.from_connection_params(context.connection_params)
+        except UnauthenticatedError as error:
+            raise ConnectionRejectionError(unauthenticated_payload(error)) from None
+        context.principal = principal
+        context.deadline = self.authenticator.deadline(principal)
+        return UNSET
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL with its assets served by this server (works offline)."""

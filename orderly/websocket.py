@@ -7,11 +7,17 @@ client messages by key and raise on anything but the expected shape (a traceback
 dropped without a close frame); here a malformed message gets the protocol's answer instead:
 graphql-transport-ws closes with 4400 and a reason, as the graphql-ws library does; the legacy
 graphql-ws protocol sends `error` (for an operation) or `connection_error` and then closes.
+
+Limits: both protocols close a socket without connection_init in time (strawberry does it for
+graphql-transport-ws; here for the legacy protocol, which strawberry leaves open forever), and
+each new operation passes the per-connection limit, then the process's OperationGate
+(orderly/socket_limits.py: operations per principal across sockets, the rate limit).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+import asyncio
+from collections.abc import AsyncGenerator, Mapping, Sized
 from typing import Any, cast
 
 from graphql import GraphQLError
@@ -22,11 +28,17 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
+from orderly.auth.connection import expired_error, stop_watching, token_expired, watch_expiry
+from orderly.limit_responses import limit_error as named_limit_error
+from orderly.rate_limit import principal_key
+from orderly.socket_limits import OperationGate
 from orderly.websocket_messages import legacy_message_problem, transport_message_problem
 from schema.context import Context
 
 BAD_REQUEST = 4400  # graphql-ws's CloseCode.BadRequest, used for both protocols
 SUBSCRIPTION_LIMIT = "subscriptionsPerConnection"
+INIT_TIMEOUT = "wsInitTimeout"
+INIT_TIMEOUT_CLOSE = 4408  # graphql-ws's CloseCode.ConnectionInitialisationTimeout
 _MAX_CLOSE_REASON = 123  # bytes: RFC 6455 leaves 123 of a close frame's 125 for the reason
 _NOT_TEXT = "WebSocket message type must be text"
 _NOT_JSON = "WebSocket message must be valid JSON"
@@ -65,8 +77,44 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
             await self.ws.close(code=code, reason=_close_reason(reason))
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class GatedOperations:
+    """Both handlers: each new operation passes the process's OperationGate (operations per
+    principal over all sockets, the rate limit), which the app puts on the view."""
+
+    view: Any
+    context: Context
+    websocket: Any
+    _gate_key: str | None = None
+
+    async def operation_refusal(self, running: Sized) -> dict[str, object] | None:
+        """The LIMIT_EXCEEDED error refusing a new operation, or None; `running` is this socket's operation table."""
+        gate: OperationGate | None = getattr(self.view, "operation_gate", None)
+        if gate is None:
+            return None
+        key = principal_key(self.context.principal, self.websocket.ws.scope.get("client"))
+        if key != self._gate_key:  # the first operation after connection_init fixed the principal
+            self.release_operation_gate()
+            gate.limits.register(key, id(self), running)
+            self._gate_key = key
+        return await gate.refusal(key)
+
+    def release_operation_gate(self) -> None:
+        """The socket is closing: its operations stop counting for its principal."""
+        gate: OperationGate | None = getattr(self.view, "operation_gate", None)
+        if gate is not None and self._gate_key is not None:
+            gate.limits.unregister(self._gate_key, id(self))
+            self._gate_key = None
+
+
+class TransportWSHandler(GatedOperations, BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws: malformed messages close with 4400; request errors are `error` messages."""
+
+    async def handle(self) -> None:
+        """strawberry's loop; the socket's operations stop counting when it ends."""
+        try:
+            await super().handle()
+        finally:
+            self.release_operation_gate()
 
     async def handle_message(self, message: Any) -> None:
         """Refuse a malformed message before strawberry reads it by key."""
@@ -76,8 +124,30 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         await super().handle_message(message)
 
+    async def handle_connection_init(self, message: Any) -> None:
+        """strawberry's init (the view's on_ws_connect authenticates), then a watch on the token's expiry."""
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            watch_expiry(self.context, self.end_operations_on_expiry)
+
+    async def end_operations_on_expiry(self) -> None:
+        """The token expired: each running operation ends with an UNAUTHENTICATED `error`."""
+        for operation in list(self.operations.values()):
+            if operation.task is not None:
+                operation.task.cancel()
+            error: Any = {"id": operation.id, "type": "error", "payload": [expired_error()]}
+            await operation.send_operation_message(error)
+
+    async def shutdown(self) -> None:
+        """strawberry's shutdown, and the expiry watch's."""
+        await stop_watching(self.context)
+        await super().shutdown()
+
     async def handle_subscribe(self, message: Any) -> None:
         """strawberry's subscribe, with the operation limit answered as LIMIT_EXCEEDED."""
+        if self.connection_acknowledged and token_expired(self.context):
+            await self.websocket.send_json({"id": message["id"], "type": "error", "payload": [expired_error()]})
+            return
         limit = self.max_subscriptions_per_connection
         if (
             self.connection_acknowledged
@@ -88,6 +158,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             error = limit_error(limit)
             await self.websocket.send_json({"id": message["id"], "type": "error", "payload": [error]})
             return
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            refusal = await self.operation_refusal(self.operations)
+            if refusal is not None:
+                await self.websocket.send_json({"id": message["id"], "type": "error", "payload": [refusal]})
+                return
         await super().handle_subscribe(message)
 
     @staticmethod
@@ -97,12 +172,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return None
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
     """Legacy graphql-ws: a malformed operation gets `error`; a frame that is not a JSON object
     gets `connection_error` and a close."""
 
     async def handle(self) -> None:
-        """strawberry's loop, answering frames that are not JSON text instead of ignoring them."""
+        """strawberry's loop, answering frames that are not JSON text instead of ignoring them,
+        and closing a socket that sends no connection_init in time."""
+        init_timeout = asyncio.create_task(self.close_without_init())
         try:
             try:
                 async for message in self.websocket.iter_json():
@@ -114,6 +191,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         except WebSocketDisconnected:
             pass
         finally:
+            init_timeout.cancel()
             if self.keep_alive_task:
                 self.keep_alive_task.cancel()
                 try:
@@ -121,6 +199,22 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 except BaseException:  # noqa: BLE001 - the keep-alive task's end is of no interest
                     pass
             await self.cleanup()
+            self.release_operation_gate()
+
+    async def close_without_init(self) -> None:
+        """The legacy protocol sets no time for connection_init (strawberry waits forever): the
+        view's connection_init_wait_timeout, then connection_error and graphql-ws's 4408 close."""
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if self.connection_acknowledged:
+            return
+        message = "Connection initialisation timeout"
+        try:
+            await self.websocket.send_json(
+                {"type": "connection_error", "payload": named_limit_error(INIT_TIMEOUT, message)}
+            )
+            await self.websocket.close(INIT_TIMEOUT_CLOSE, message)
+        except WebSocketDisconnected:
+            pass
 
     async def handle_message(self, message: Any) -> None:
         """Answer a malformed message before strawberry reads it by key."""
@@ -136,10 +230,31 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             return
         await super().handle_message(cast(OperationMessage, message))
 
+    async def handle_connection_init(self, message: Any) -> None:
+        """strawberry's init (the view's on_ws_connect authenticates), then a watch on the token's expiry."""
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            watch_expiry(self.context, self.end_operations_on_expiry)
+
+    async def end_operations_on_expiry(self) -> None:
+        """The token expired: each running operation gets an UNAUTHENTICATED `error`, then stops
+        (strawberry then sends its `complete`, which legacy clients ignore for an ended operation)."""
+        for operation_id in list(self.tasks):
+            await self.websocket.send_json({"type": "error", "id": operation_id, "payload": expired_error()})
+            await self.cleanup_operation(operation_id)
+
+    async def cleanup(self) -> None:
+        """strawberry's cleanup, and the expiry watch's."""
+        await stop_watching(self.context)
+        await super().cleanup()
+
     async def handle_start(self, message: Any) -> None:
         """strawberry's start, with the operation limit answered as LIMIT_EXCEEDED."""
         limit = self.max_subscriptions_per_connection
         operation_id = message["id"]
+        if self.connection_acknowledged and token_expired(self.context):
+            await self.websocket.send_json({"type": "error", "id": operation_id, "payload": expired_error()})
+            return
         if (
             self.connection_acknowledged
             and operation_id not in self.tasks
@@ -148,6 +263,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         ):
             await self.websocket.send_json({"type": "error", "id": operation_id, "payload": limit_error(limit)})
             return
+        if self.connection_acknowledged and operation_id not in self.tasks:
+            refusal = await self.operation_refusal(self.tasks)
+            if refusal is not None:
+                await self.websocket.send_json({"type": "error", "id": operation_id, "payload": refusal})
+                return
         await super().handle_start(message)
 
     async def refuse_connection(self, reason: str) -> None:

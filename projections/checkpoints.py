@@ -10,12 +10,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, PrimaryKeyConstraint, String, Table, Text, select, update
+from sqlalchemy import BigInteger, Column, PrimaryKeyConstraint, Row, String, Table, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from projections.bulk import insert_ignore
 from projections.tables import NAME_LENGTH, STATUS_LENGTH, UtcDateTime, metadata
+
+if TYPE_CHECKING:
+    from projections.read_models import ReadModelStore
 
 
 class ProjectionState(StrEnum):
@@ -55,8 +58,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _checkpoint(row: object) -> Checkpoint:
-    mapping = row._mapping  # type: ignore[attr-defined]
+def _checkpoint(row: Row[Any]) -> Checkpoint:
+    mapping = row._mapping
     return Checkpoint(
         name=mapping["name"],
         position=mapping["position"],
@@ -66,9 +69,9 @@ def _checkpoint(row: object) -> Checkpoint:
     )
 
 
-async def ensure_checkpoint(conn: AsyncConnection, name: str) -> None:
+async def ensure_checkpoint(read_models: ReadModelStore, conn: AsyncConnection, name: str) -> None:
     """Create the checkpoint at position 0 unless it exists."""
-    await insert_ignore(
+    await read_models.insert_ignore(
         conn,
         projection_checkpoints,
         [{"name": name, "position": 0, "state": ProjectionState.STOPPED, "last_error": None, "updated_at": _now()}],
@@ -99,8 +102,8 @@ async def advance_checkpoint(
 ) -> bool:
     """Move the checkpoint from from_position to to_position; False when it was not at from_position.
 
-    On PostgreSQL the UPDATE row-locks the checkpoint until the transaction ends: a second
-    runner blocks here, then finds the position moved and matches no row.
+    The UPDATE row-locks the checkpoint (SQLite: the write lock) until the transaction ends:
+    a second runner blocks here, then finds the position moved and matches no row.
     """
     result = await conn.execute(
         update(projection_checkpoints)
@@ -119,9 +122,11 @@ async def set_state(conn: AsyncConnection, name: str, state: ProjectionState, la
     )
 
 
-async def reset_checkpoint(conn: AsyncConnection, name: str, state: ProjectionState) -> None:
+async def reset_checkpoint(
+    read_models: ReadModelStore, conn: AsyncConnection, name: str, state: ProjectionState
+) -> None:
     """Move the checkpoint back to 0 (for a rebuild)."""
-    await ensure_checkpoint(conn, name)
+    await ensure_checkpoint(read_models, conn, name)
     await conn.execute(
         update(projection_checkpoints)
         .where(projection_checkpoints.c.name == name)

@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.ports import RecordedEvent
-from projections.commit import BatchChanges, write_upserts
+from projections.changes import BatchChanges
+from projections.read_models import KeyedRows
 
-# plan(conn, events) reads what the batch needs from the read model and folds the batch
+# plan(reader, events) reads what the batch needs from the read model and folds the batch
 # into rows to write; it writes nothing. The runner commits the rows with the checkpoint
-# (projections/commit.py), whose compare-and-set fails if anyone committed since the read.
-PlanBatch = Callable[[AsyncConnection, Sequence[RecordedEvent]], Awaitable[BatchChanges]]
+# (ReadModelStore.commit_batch), whose compare-and-set fails if anyone committed since the read.
+PlanBatch = Callable[[KeyedRows, Sequence[RecordedEvent]], Awaitable[BatchChanges]]
 
 
 class Versioned(Protocol):
@@ -63,13 +63,6 @@ class Projector:
 
     plan: PlanBatch
     tables: tuple[Table, ...]
-
-    async def apply(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> dict[str, int]:
-        """Plan the batch and write it inside the caller's transaction (no checkpoint);
-        returns {stream_id: version the read model reflects}."""
-        changes = await self.plan(conn, events)
-        await write_upserts(conn, changes.upserts)
-        return changes.streams
 
 
 class EventLog(Protocol):

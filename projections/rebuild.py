@@ -1,40 +1,41 @@
-"""Rebuilding a projection: clear its tables and replay the log from position 0."""
+"""Rebuilding a projection in place (stop-the-world): clear its tables and replay the log from 0.
+
+The read model is empty, then partial, until its runner has replayed the whole log: readers
+see that meanwhile (a blue-green rebuild beside the live tables does not exist yet). The
+door is `orderly rebuild NAME --in-place`.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 from sqlalchemy import delete
 
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, projection_channel
-from eventstore.database import Database
 from eventstore.messages import RESYNC
 from projections.checkpoints import ProjectionState, reset_checkpoint
-from projections.projector import Projector
+from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
 
 log = logging.getLogger(__name__)
 
 
-async def rebuild(
-    database: Database,
-    name: str,
-    *,
-    bus: NotificationBus | None = None,
-    projections: Mapping[str, Projector] | None = None,
-) -> None:
-    """Clear the projection's tables and move its checkpoint to 0 (state REBUILDING)."""
-    projector = (PROJECTIONS if projections is None else projections).get(name)
+async def rebuild(read_models: ReadModelStore, name: str, *, bus: NotificationBus | None = None) -> None:
+    """Clear the projection's tables and move its checkpoint to 0 (state REBUILDING).
+
+    Running runners replay the log: at once when the bus reaches them, otherwise at their
+    next quiet poll (they re-read the checkpoint then). KeyError for an unknown name.
+    """
+    projector = PROJECTIONS.get(name)
     if projector is None:
         raise KeyError(f"unknown projection {name!r}")
-    async with database.write_engine.begin() as conn:
+    async with read_models.database.write_engine.begin() as conn:
         # The checkpoint first, as a batch does: a running batch finishes before the reset.
-        await reset_checkpoint(conn, name, ProjectionState.REBUILDING)
+        await reset_checkpoint(read_models, conn, name, ProjectionState.REBUILDING)
         for table in projector.tables:
             await conn.execute(delete(table))
     log.warning("projection %s reset to position 0 for a rebuild", name)
     if bus is not None:
-        # Wake this process's runners (they re-read their checkpoints) and trackers.
+        # Wake the runners (they re-read their checkpoints) and the trackers.
         await bus.publish(EVENTS_CHANNEL, RESYNC)
         await bus.publish(projection_channel(name), RESYNC)

@@ -10,7 +10,8 @@ Only full batches are kept: a short batch is whatever the log showed at that mom
 serving it again later could hide events that became visible since (a runner would keep
 re-reading the same short answer). A runner that joins a read already under way may miss an
 event committed just before it asked; nothing is lost, because its runner knows the
-announced position is ahead of what it read and reads again shortly (ProjectionRunner._wait).
+announced position is ahead of what it read and reads again shortly: this module relies on
+the doorbell's hidden-event retry (projections/doorbell.py, where the rule is stated).
 """
 
 from __future__ import annotations

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from eventstore.database import Database
-from projections.bulk import single_statement_reader
 from projections.checkpoints import ProjectionState, read_checkpoints
 from projections.projector import EventLog
+from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
 
 
@@ -25,11 +24,11 @@ class ProjectionStatusView:
 
 
 async def projection_statuses(
-    database: Database, store: EventLog, names: Iterable[str] | None = None
+    read_models: ReadModelStore, store: EventLog, names: Iterable[str] | None = None
 ) -> list[ProjectionStatusView]:
     """The status of every registered projection (or of the given names), in registry order."""
     wanted = list(PROJECTIONS if names is None else names)
-    async with single_statement_reader(database).connect() as conn:
+    async with read_models.reader.connect() as conn:
         checkpoints = await read_checkpoints(conn, wanted)
     # The head is read after the checkpoints, so it is never behind them.
     head = await store.head_position()
@@ -50,9 +49,9 @@ async def projection_statuses(
     return statuses
 
 
-async def get_status(database: Database, store: EventLog, name: str) -> ProjectionStatusView | None:
+async def get_status(read_models: ReadModelStore, store: EventLog, name: str) -> ProjectionStatusView | None:
     """One projection's status; None for a name that is not registered."""
     if name not in PROJECTIONS:
         return None
-    (status,) = await projection_statuses(database, store, [name])
+    (status,) = await projection_statuses(read_models, store, [name])
     return status

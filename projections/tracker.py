@@ -15,12 +15,11 @@ from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 
 from eventstore.bus import NotificationBus, Subscription, projection_channel
-from eventstore.database import Database
 from eventstore.fanout import Fanout
 from eventstore.messages import Notice, ProjectionAdvanced
 from eventstore.tasks import BackgroundTask
-from projections.bulk import single_statement_reader
 from projections.checkpoints import checkpoint_position, read_checkpoints
+from projections.read_models import ReadModelStore
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +28,10 @@ class ProjectionTracker:
     """Latest known checkpoints, listeners' inboxes and waits for a position."""
 
     def __init__(
-        self, bus: NotificationBus, database: Database, names: Iterable[str], poll_interval: float = 1.0
+        self, bus: NotificationBus, read_models: ReadModelStore, names: Iterable[str], poll_interval: float = 1.0
     ) -> None:
         self._bus = bus
-        self._database = database
-        self._reader = single_statement_reader(database)
+        self._reader = read_models.reader
         self._names = tuple(names)
         self._poll_interval = poll_interval
         self._known: dict[str, int | None] = dict.fromkeys(self._names)
@@ -132,7 +130,7 @@ class ProjectionTracker:
     async def _poll(self) -> None:
         self.polls += 1
         try:
-            async with self._database.engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 checkpoints = await read_checkpoints(conn, self._names)
         except Exception:
             log.warning("projection tracker could not read checkpoints", exc_info=True)

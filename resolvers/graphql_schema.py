@@ -1,18 +1,31 @@
-"""The executable schema: the three roots, the request caches and error codes."""
+"""The executable schema: the three roots, the document limits, the request caches and error codes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, ValidationCache
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.document_cache import DocumentCache
+from resolvers.document_limits import ALIASES, DEPTH, DocumentLimits
 from resolvers.document_parsing import GuardedParserCache
+from resolvers.document_validation import GuardedValidationCache, coded, mutation_limit_rule
 from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
+from resolvers.operation_budget import OperationBudget
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
 from schema.errors import assign_codes
@@ -29,21 +42,47 @@ class OrderlySchema(strawberry.Schema):
         assign_codes(errors)
 
 
-def build_schema(*, introspection: bool = True, **overrides: Any) -> OrderlySchema:
-    """The Orders API schema with strawberry's parser and validation caches on."""
-    # Factories: each request gets fresh extension objects over module-level LRU caches.
-    extensions: list[Any] = [lambda: GuardedParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024)]
-    if not introspection:
-        # A validation rule, so it holds for every transport (POST, GET, both WebSocket
-        # protocols); the validation cache keys on the rules, so it cannot leak a result.
-        extensions.append(DisableIntrospection)
+def build_schema(
+    *, introspection: bool = True, limits: DocumentLimits | None = None, **overrides: Any
+) -> OrderlySchema:
+    """The Orders API schema with its document limits and a parse and validation cache of its own."""
     return OrderlySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
+        extensions=limit_extensions(limits or DocumentLimits(), introspection=introspection),
         # The default resolver stays getattr: LeafFieldExecutionContext reads attributes itself.
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=LeafFieldExecutionContext,
         **overrides,
     )
+
+
+def limit_extensions(limits: DocumentLimits, *, introspection: bool) -> list[Callable[[], SchemaExtension]]:
+    """Factories (a fresh extension per request) in the order their hooks run.
+
+    The validation rules are built once, here: the validation cache keys on them, and
+    strawberry's limiters make a new rule class per instance.
+    """
+    cache = DocumentCache(max_entry_bytes=limits.max_cached_document_bytes, max_total_bytes=limits.document_cache_bytes)
+    rules: list[type[ASTValidationRule]] = [
+        *(coded(rule, DEPTH) for rule in QueryDepthLimiter(max_depth=limits.max_depth).validation_rules),
+        *(coded(rule, ALIASES) for rule in MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules),
+        mutation_limit_rule(limits.max_mutations),
+    ]
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: GuardedParserCache(cache, max_document_bytes=limits.max_document_bytes),
+        lambda: GuardedValidationCache(cache, max_selections=limits.max_selections, max_repeats=limits.max_repeats),
+        lambda: OperationBudget(
+            max_cost=limits.max_cost,
+            max_concurrent_reads=limits.max_concurrent_reads,
+            max_response_bytes=limits.max_response_bytes,
+        ),
+    ]
+    if not introspection:
+        # A validation rule, so it holds for every transport (POST, GET, both WebSocket
+        # protocols); the validation cache keys on the rules, so it cannot leak a result.
+        extensions.append(DisableIntrospection)
+    return extensions

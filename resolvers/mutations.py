@@ -1,12 +1,14 @@
-"""The Mutation root: each field turns its input into a command and dispatches it."""
+"""The Mutation root: each field turns its input into a command, with its issuer, and dispatches it."""
 
 from __future__ import annotations
 
 import strawberry
 
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
+from domain.issuers import command_key
 from domain.values import LineItem
 from resolvers.arguments import check_expected_version, command_id, new_order_id
+from resolvers.authorization import ANY_ROLE, STAFF, Authorized, issuer_of, new_order_customer
 from resolvers.input_values import ValidInput
 from schema.context import Context, Services
 from schema.inputs import AddOrderItemInput, CancelOrderInput, CreateOrderInput, ShipOrderInput
@@ -22,24 +24,29 @@ async def _dispatch(services: Services, command: Command) -> CommandResult:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=[ValidInput()])
+    @strawberry.mutation(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def create_order(self, info: Info, input: CreateOrderInput) -> CommandResult:
         services = info.context.services
+        principal = info.context.principal
+        customer_id = new_order_customer(principal, None if input.customer_id is None else str(input.customer_id))
+        issuer = issuer_of(principal)
         key = command_id(input.command_id, services.new_id())
         command = CreateOrder(
             command_id=key,
             issued_at=services.clock.now(),
-            order_id=new_order_id(input.order_id, key),
-            customer_id=str(input.customer_id),
+            # Derived from the scoped key: two subjects' equal commandIds name two orders.
+            order_id=new_order_id(input.order_id, command_key(key, issuer)),
+            customer_id=customer_id,
             items=tuple(
                 LineItem(product_id=item.product_id, quantity=item.quantity, price=item.price)
                 for item in input.items
             ),
             shipping_address=input.shipping_address.to_address(),
+            issuer=issuer,
         )
         return await _dispatch(services, command)
 
-    @strawberry.mutation(extensions=[ValidInput()])
+    @strawberry.mutation(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def add_order_item(self, info: Info, input: AddOrderItemInput) -> CommandResult:
         services = info.context.services
         check_expected_version(input.expected_version)
@@ -49,10 +56,11 @@ class Mutation:
             order_id=str(input.order_id),
             item=LineItem(product_id=input.product_id, quantity=input.quantity, price=input.price),
             expected_version=input.expected_version,
+            issuer=issuer_of(info.context.principal),
         )
         return await _dispatch(services, command)
 
-    @strawberry.mutation(extensions=[ValidInput()])
+    @strawberry.mutation(extensions=[ValidInput(), Authorized(STAFF)])
     async def ship_order(self, info: Info, input: ShipOrderInput) -> CommandResult:
         services = info.context.services
         check_expected_version(input.expected_version)
@@ -61,10 +69,11 @@ class Mutation:
             issued_at=services.clock.now(),
             order_id=str(input.order_id),
             expected_version=input.expected_version,
+            issuer=issuer_of(info.context.principal),
         )
         return await _dispatch(services, command)
 
-    @strawberry.mutation(extensions=[ValidInput()])
+    @strawberry.mutation(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def cancel_order(self, info: Info, input: CancelOrderInput) -> CommandResult:
         services = info.context.services
         check_expected_version(input.expected_version)
@@ -74,5 +83,6 @@ class Mutation:
             order_id=str(input.order_id),
             reason=input.reason,
             expected_version=input.expected_version,
+            issuer=issuer_of(info.context.principal),
         )
         return await _dispatch(services, command)

@@ -8,6 +8,7 @@ from projections.consistency import wait_for_order_version
 from projections.order_views.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from projections.order_views.queries import NAME as ORDER_VIEWS
 from resolvers.arguments import check_min_version, check_page, check_search, wait_seconds
+from resolvers.authorization import ADMIN, ANY_ROLE, Authorized, customer_filter, named_customer, visible_orders
 from resolvers.input_values import ValidInput
 from schema.context import Context, Services
 from schema.enums import OrderSortField, OrderStatus, SortOrder
@@ -27,7 +28,7 @@ async def _wait_for_position(services: Services, min_position: int | None, wait_
 @strawberry.type
 class Query:
     @strawberry.field(
-        extensions=[ValidInput()],
+        extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "The order, or null. With minVersion, waits up to waitMs (default 2000, at most 10000) "
             "for the view to reach that version, then returns what it has: compare `version`."
@@ -40,15 +41,14 @@ class Query:
         timeout = wait_seconds(wait_ms)
         if min_version is not None:
             check_min_version(min_version)
-            view = await wait_for_order_version(
-                services.tracker, services.order_reader, str(order_id), min_version, timeout
-            )
+            reader = visible_orders(info.context.principal, services.order_reader)
+            view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
         else:
-            view = await services.orders.get(str(order_id))
+            view = await visible_orders(info.context.principal, services.orders).get(str(order_id))
         return None if view is None else Order.from_view(view)
 
     @strawberry.field(
-        extensions=[ValidInput()],
+        extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             f"A customer's orders, newest first (ties by orderId). pageSize 1 to {MAX_PAGE_SIZE}; totalPages is 0 "
             "when there are none. With minPosition, waits up to waitMs (default 2000, at most 10000) "
@@ -66,13 +66,14 @@ class Query:
         wait_ms: int | None = None,
     ) -> OrderPage:
         services = info.context.services
+        customer = named_customer(info.context.principal, str(customer_id))
         page, page_size = check_page(page, page_size)
         await _wait_for_position(services, min_position, wait_ms)
-        view = await services.orders.customer_orders(str(customer_id), status=status, page=page, page_size=page_size)
+        view = await services.orders.customer_orders(customer, status=status, page=page, page_size=page_size)
         return OrderPage.from_view(view)
 
     @strawberry.field(
-        extensions=[ValidInput()],
+        extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "Orders where every whitespace-separated term of `query` occurs, case-insensitively, in "
             "the order id, the customer id, a product id or the shipping address; filtered and "
@@ -92,14 +93,16 @@ class Query:
         wait_ms: int | None = None,
     ) -> OrderPage:
         services = info.context.services
+        criteria = filter or OrderFilter()
+        given = None if criteria.customer_id is None else str(criteria.customer_id)
+        customer = customer_filter(info.context.principal, given)
         page, page_size = check_page(page, page_size)
         check_search(query)
         await _wait_for_position(services, min_position, wait_ms)
-        criteria = filter or OrderFilter()
         view = await services.orders.search(
             terms=query,
             status=criteria.status,
-            customer_id=None if criteria.customer_id is None else str(criteria.customer_id),
+            customer_id=customer,
             min_total=criteria.min_total,
             max_total=criteria.max_total,
             created_after=criteria.created_after,
@@ -111,20 +114,21 @@ class Query:
         )
         return OrderPage.from_view(view)
 
-    @strawberry.field(extensions=[ValidInput()])
+    @strawberry.field(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def customer(self, info: Info, customer_id: strawberry.ID) -> CustomerSummary | None:
-        view = await info.context.loaders.customer_summary.load(str(customer_id))
+        customer = named_customer(info.context.principal, str(customer_id))
+        view = await info.context.loaders.customer_summary.load(customer)
         return None if view is None else CustomerSummary.from_view(view)
 
     @strawberry.field(
-        extensions=[ValidInput()],
-        description="The order's events from the event store, oldest first; empty for an unknown order.",
+        extensions=[ValidInput(), Authorized(ADMIN)],
+        description="The order's events from the event store, oldest first; empty for an unknown order (admin only).",
     )
     async def order_events(self, info: Info, order_id: strawberry.ID) -> list[Event]:
         records = await info.context.services.store.read_stream(str(order_id))
         return [Event.from_record(record) for record in records]
 
-    @strawberry.field(extensions=[ValidInput()])
+    @strawberry.field(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def projections(self, info: Info) -> list[ProjectionStatus]:
         services = info.context.services
         return [ProjectionStatus.from_view(view) for view in await services.statuses()]

@@ -8,6 +8,7 @@ import strawberry
 
 from projections.consistency import order_updates, wait_for_order_version
 from resolvers.arguments import check_min_version, check_projection, timeout_seconds
+from resolvers.authorization import ANY_ROLE, Authorized, visible_orders
 from resolvers.input_values import ValidInput
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
@@ -20,7 +21,7 @@ Info = strawberry.Info[Context, None]
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        extensions=[ValidInput()],
+        extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "Emits the order once the read model shows it at minVersion or later (at once if it "
             "already does), then completes. With timeoutMs, ends with CONSISTENCY_TIMEOUT if that "
@@ -33,9 +34,8 @@ class Subscription:
         services = info.context.services
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
-        view = await wait_for_order_version(
-            services.tracker, services.order_reader, str(order_id), min_version, timeout
-        )
+        reader = visible_orders(info.context.principal, services.order_reader)
+        view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
         if view is None or view.version < min_version:
             raise ConsistencyTimeoutError(
                 f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
@@ -43,7 +43,7 @@ class Subscription:
         yield Order.from_view(view)
 
     @strawberry.subscription(
-        extensions=[ValidInput()],
+        extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "Emits the order's current view at once (when it has one), then its view each time the "
             "projection applies a new version of it, until the client stops. Versions only increase."
@@ -51,7 +51,8 @@ class Subscription:
     )
     async def order_updated(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
         services = info.context.services
-        versions = order_updates(services.tracker, services.order_reader, str(order_id))
+        reader = visible_orders(info.context.principal, services.order_reader)
+        versions = order_updates(services.tracker, reader, str(order_id))
         try:
             async for view in versions:
                 yield Order.from_view(view)
@@ -59,7 +60,7 @@ class Subscription:
             await versions.aclose()
 
     @strawberry.subscription(
-        extensions=[ValidInput()],
+        extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "Emits once the named projection's checkpoint reaches position (at once if it already "
             "has), then completes."

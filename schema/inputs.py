@@ -45,7 +45,10 @@ class CreateOrderInput:
         default=None,
         description="Optional client-chosen id (a UUID); the server makes one when absent.",
     )
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Required, except that a customer may leave out its own id (with auth on).",
+    )
     items: list[OrderItemInput] = strawberry.field(description="At least one item.")
     shipping_address: AddressInput
     command_id: strawberry.ID | None = strawberry.field(

@@ -15,6 +15,7 @@ from projections.customer_summaries.queries import CustomerSummaryView
 from projections.order_views.queries import OrderPageView, OrderView
 from projections.status import ProjectionStatusView
 from schema.enums import OrderStatus, ProjectionState
+from schema.principal import Role
 from schema.scalars import Position
 
 if TYPE_CHECKING:
@@ -181,7 +182,11 @@ class ProjectionStatus:
     head_position: Position = strawberry.field(description="Last global position in the event store.")
     lag: int = strawberry.field(description="headPosition - position")
     state: ProjectionState
-    last_error: str | None
+    error: strawberry.Private[str | None]
+
+    @strawberry.field(description="The projection's last error, for admins only (it may quote internals); null for others.")
+    def last_error(self, info: strawberry.Info[Annotated[Context, strawberry.lazy("schema.context")], None]) -> str | None:
+        return self.error if Role.ADMIN in info.context.principal.roles else None
 
     @classmethod
     def from_view(cls, view: ProjectionStatusView) -> ProjectionStatus:
@@ -192,5 +197,5 @@ class ProjectionStatus:
             head_position=Position(view.head_position),
             lag=view.lag,
             state=view.state,
-            last_error=view.last_error,
+            error=view.last_error,
         )

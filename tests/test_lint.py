@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Held to mypy --strict (the rest passes the plain mypy of test_types.py): the domain and the
-# event store.
-STRICT = ["domain"] + sorted(str(path.relative_to(ROOT)) for path in (ROOT / "eventstore").glob("*.py"))
+# Held to mypy --strict (the rest passes the plain mypy of test_types.py): the domain, the
+# event store and the read side.
+STRICT = ["domain", "projections"] + sorted(str(path.relative_to(ROOT)) for path in (ROOT / "eventstore").glob("*.py"))
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -22,7 +22,7 @@ def test_ruff_finds_nothing() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_holds_for_the_domain_and_the_event_store_adapters() -> None:
+def test_mypy_strict_holds_for_the_domain_the_event_store_and_the_projections() -> None:
     result = _run(sys.executable, "-m", "mypy", "--strict", *STRICT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success" in result.stdout

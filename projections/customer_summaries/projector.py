@@ -9,17 +9,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 from domain.ports import RecordedEvent
 from domain.values import OrderStatus
-from projections.bulk import rows_by_key
-from projections.commit import BatchChanges, Upsert
-from projections.customer_summaries.tables import customer_order_facts, customer_summaries
+from projections.changes import BatchChanges, Upsert
+from projections.customer_summaries.tables import FACT_ROW, SUMMARY_ROW, customer_order_facts, customer_summaries
 from projections.money import format_amount, to_minor
 from projections.projector import ProjectionGapError, Projector, fold_in_order
+from projections.read_models import KeyedRows
 
 ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
 COUNT_COLUMN = {
@@ -68,26 +65,23 @@ def _empty_summary(customer_id: str) -> dict[str, Any]:
     }
 
 
-async def _load_facts(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, _Fact]:
+async def _load_facts(reader: KeyedRows, order_ids: Sequence[str]) -> dict[str, _Fact]:
     facts: dict[str, _Fact] = {}
-    columns = customer_order_facts.c
-    query = select(columns.order_id, columns.customer_id, columns.status, columns.total_amount, columns.version)
-    async for row in rows_by_key(conn, query, columns.order_id, order_ids):
-        facts[row.order_id] = _Fact(
-            order_id=row.order_id,
-            customer_id=row.customer_id,
-            status=OrderStatus(row.status),
-            total=Decimal(row.total_amount),
-            version=row.version,
+    for row in await reader.rows_by_key(FACT_ROW, order_ids):
+        facts[row["order_id"]] = _Fact(
+            order_id=row["order_id"],
+            customer_id=row["customer_id"],
+            status=OrderStatus(row["status"]),
+            total=Decimal(row["total_amount"]),
+            version=row["version"],
         )
     return facts
 
 
-async def _load_summaries(conn: AsyncConnection, customer_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+async def _load_summaries(reader: KeyedRows, customer_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     summaries: dict[str, dict[str, Any]] = {}
-    columns = [column for column in customer_summaries.c if column.name != "lifetime_minor"]
-    async for row in rows_by_key(conn, select(*columns), customer_summaries.c.customer_id, customer_ids):
-        summary = dict(row._mapping)
+    for row in await reader.rows_by_key(SUMMARY_ROW, customer_ids):
+        summary = dict(row)
         summary["lifetime_value"] = Decimal(summary["lifetime_value"])
         summaries[summary["customer_id"]] = summary
     return summaries
@@ -139,16 +133,16 @@ def _fold(fact: _Fact | None, recorded: RecordedEvent) -> _Fact:
     return fact
 
 
-async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
+async def plan(reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChanges:
     """Fold a batch into customer_summaries rows; events the facts already reflect are ignored."""
     relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
-    facts = await _load_facts(conn, list(dict.fromkeys(recorded.stream_id for recorded in relevant)))
+    facts = await _load_facts(reader, list(dict.fromkeys(recorded.stream_id for recorded in relevant)))
     before = {order_id: (fact.status, fact.value) for order_id, fact in facts.items()}
     changed = fold_in_order(facts, relevant, _fold)
     if not changed:
         return BatchChanges()
 
-    summaries = await _load_summaries(conn, list(dict.fromkeys(fact.customer_id for fact in changed.values())))
+    summaries = await _load_summaries(reader, list(dict.fromkeys(fact.customer_id for fact in changed.values())))
     for order_id, fact in changed.items():
         summary = summaries.get(fact.customer_id)
         if summary is None:
@@ -167,4 +161,3 @@ async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchC
 
 
 PROJECTOR = Projector(plan=plan, tables=(customer_summaries, customer_order_facts))
-apply = PROJECTOR.apply

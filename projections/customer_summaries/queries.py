@@ -8,14 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
-from eventstore.database import Database
-from projections.bulk import rows_by_key, single_statement_reader
-from projections.customer_summaries.tables import customer_summaries
-
-_VIEW_COLUMNS = [column for column in customer_summaries.c if column.name != "lifetime_minor"]
-_GET = select(*_VIEW_COLUMNS).where(customer_summaries.c.customer_id == bindparam("customer_id"))
+from projections.customer_summaries.tables import SUMMARY_ROW
+from projections.read_models import ReadModelStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,22 +43,16 @@ class CustomerSummaryView:
 class CustomerSummaryQueries:
     """Plain SELECTs over customer_summaries."""
 
-    def __init__(self, database: Database) -> None:
-        self._reader = single_statement_reader(database)
+    def __init__(self, read_models: ReadModelStore) -> None:
+        self._read_models = read_models
 
     async def get(self, customer_id: str) -> CustomerSummaryView | None:
         """The customer's summary, or None when they have no orders."""
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(_GET, {"customer_id": customer_id})).first()
-        return None if row is None else CustomerSummaryView.from_row(row._mapping)
+        row = await self._read_models.row_by_key(SUMMARY_ROW, customer_id)
+        return None if row is None else CustomerSummaryView.from_row(row)
 
     async def get_many(self, customer_ids: Iterable[str]) -> dict[str, CustomerSummaryView]:
         """The summaries of the customers that have one, by customer id."""
-        wanted = list(dict.fromkeys(customer_ids))
-        views: dict[str, CustomerSummaryView] = {}
-        async with self._reader.connect() as conn:
-            query = select(*_VIEW_COLUMNS)
-            async for row in rows_by_key(conn, query, customer_summaries.c.customer_id, wanted):
-                view = CustomerSummaryView.from_row(row._mapping)
-                views[view.customer_id] = view
-        return views
+        rows = await self._read_models.rows_by_key(SUMMARY_ROW, list(dict.fromkeys(customer_ids)))
+        views = (CustomerSummaryView.from_row(row) for row in rows)
+        return {view.customer_id: view for view in views}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, String, Table, Text
 
 from domain.limits import MAX_ID_LENGTH
+from projections.read_models import KeyedSelect
 from projections.tables import STATUS_LENGTH, UtcDateTime, metadata
 
 customer_summaries = Table(
@@ -35,3 +36,8 @@ customer_order_facts = Table(
     Column("version", Integer, nullable=False),
     PrimaryKeyConstraint("order_id", name="pk_customer_order_facts"),
 )
+
+# A summary as the projector folds it and the API shows it (all but the sort helper), and an
+# order's facts as the projector reads them back.
+SUMMARY_ROW = KeyedSelect.of(customer_summaries, "customer_id", without=("lifetime_minor",))
+FACT_ROW = KeyedSelect.of(customer_order_facts, "order_id", without=("total_minor",))

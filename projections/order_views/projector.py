@@ -8,17 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
 from domain.ports import RecordedEvent
 from domain.values import Address, LineItem, OrderStatus
-from projections.bulk import rows_by_key
-from projections.commit import BatchChanges, Upsert
+from projections.changes import BatchChanges, Upsert
 from projections.money import format_amount, to_minor
-from projections.order_views.tables import order_views
+from projections.order_views.tables import ORDER_ROW, order_views
 from projections.projector import ProjectionGapError, Projector, fold_in_order
+from projections.read_models import KeyedRows
 
 ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
 
@@ -99,11 +96,10 @@ def _created(event: OrderCreated) -> _Draft:
     )
 
 
-async def _load(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, _Draft]:
+async def _load(reader: KeyedRows, order_ids: Sequence[str]) -> dict[str, _Draft]:
     drafts: dict[str, _Draft] = {}
-    columns = [column for column in order_views.c if column.name not in ("total_minor", "search_text")]
-    async for row in rows_by_key(conn, select(*columns), order_views.c.order_id, order_ids):
-        values = dict(row._mapping)
+    for row in await reader.rows_by_key(ORDER_ROW, order_ids):
+        values = dict(row)
         values["total"] = Decimal(values.pop("total_amount"))
         values["status"] = OrderStatus(values["status"])
         values["items"] = list(values["items"])
@@ -134,7 +130,7 @@ def _fold(draft: _Draft | None, recorded: RecordedEvent) -> _Draft:
     return draft
 
 
-async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
+async def plan(reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChanges:
     """Fold a batch into order_views rows; events the rows already reflect are ignored."""
     relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
     first_versions: dict[str, int] = {}
@@ -142,7 +138,7 @@ async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchC
         first_versions.setdefault(recorded.stream_id, recorded.version)
     # A stream the batch starts (its version 1 is here) has no row yet: skip the read. Were
     # one there after all, the upsert's version guard keeps the newer row.
-    drafts = await _load(conn, [stream for stream, version in first_versions.items() if version > 1])
+    drafts = await _load(reader, [stream for stream, version in first_versions.items() if version > 1])
     changed = fold_in_order(drafts, relevant, _fold)
     rows = [draft.row() for draft in changed.values()]
     return BatchChanges(
@@ -152,4 +148,3 @@ async def plan(conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchC
 
 
 PROJECTOR = Projector(plan=plan, tables=(order_views,))
-apply = PROJECTOR.apply

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-import orjson
-from sqlalchemy import Column, ColumnElement, Select, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Column, ColumnElement, Select, func, select
 
 from domain.limits import MAX_TEXT_LENGTH
 from domain.values import Address, OrderStatus
-from eventstore.database import Database, unavailable_as_error
-from projections.bulk import rows_by_key, single_statement_reader
 from projections.checkpoints import checkpoint_position
 from projections.money import lower_bound_minor, upper_bound_minor
-from projections.order_views.tables import order_views
+from projections.order_views.tables import ORDER_ROW, order_views
+from projections.read_models import ReadModelStore
 
 NAME = "order_views"
 
@@ -57,13 +53,7 @@ MAX_PAGE = 10_000
 # text an order holds, and twenty of them.
 MAX_SEARCH_TERMS = 20
 MAX_SEARCH_TERM_LENGTH = MAX_TEXT_LENGTH
-_VIEW_COLUMNS = [column for column in order_views.c if column.name not in ("total_minor", "search_text")]
-_GET = select(*_VIEW_COLUMNS).where(order_views.c.order_id == bindparam("order_id"))
-# PostgreSQL: the hottest reads (order by id, and the subscriptions' batched re-reads) go
-# through the raw asyncpg pool; the JSON columns come as text for orjson.
-_RAW_COLUMNS = ", ".join(f'"{column.name}"' for column in _VIEW_COLUMNS)
-_GET_RAW = f"SELECT {_RAW_COLUMNS} FROM order_views WHERE order_id = $1"
-_GET_MANY_RAW = f"SELECT {_RAW_COLUMNS} FROM order_views WHERE order_id = ANY($1::text[])"
+_VIEW_COLUMNS = [order_views.c[name] for name in ORDER_ROW.columns]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,13 +125,6 @@ class OrderPageView:
     position: int
 
 
-def _from_record(record: Mapping[str, Any]) -> OrderView:
-    row = dict(record)
-    row["items"] = orjson.loads(row["items"])
-    row["shipping_address"] = orjson.loads(row["shipping_address"])
-    return OrderView.from_row(row)
-
-
 def escape_like(term: str) -> str:
     """The term with LIKE's wildcards and escape character escaped (escape char: backslash)."""
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -162,38 +145,19 @@ def _term_filters(terms: str | None) -> list[ColumnElement[bool]]:
 class OrderViewQueries:
     """Plain SELECTs over order_views."""
 
-    def __init__(self, database: Database) -> None:
-        self._database = database
-        self._reader = single_statement_reader(database)
+    def __init__(self, read_models: ReadModelStore) -> None:
+        self._read_models = read_models
 
     async def get(self, order_id: str) -> OrderView | None:
         """The order's view, or None."""
-        if self._database.is_postgres:
-            with unavailable_as_error():
-                pool = await self._database.raw_pool()
-                record = await pool.fetchrow(_GET_RAW, order_id)
-            return None if record is None else _from_record(record)
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(_GET, {"order_id": order_id})).first()
-        return None if row is None else OrderView.from_row(row._mapping)
+        row = await self._read_models.row_by_key(ORDER_ROW, order_id)
+        return None if row is None else OrderView.from_row(row)
 
     async def get_many(self, order_ids: Iterable[str]) -> dict[str, OrderView]:
         """The views of the orders that have one, by order id."""
-        wanted = list(dict.fromkeys(order_ids))
-        views: dict[str, OrderView] = {}
-        if self._database.is_postgres:
-            with unavailable_as_error():
-                pool = await self._database.raw_pool()
-                records = await pool.fetch(_GET_MANY_RAW, wanted)
-            for record in records:
-                view = _from_record(record)
-                views[view.order_id] = view
-            return views
-        async with self._reader.connect() as conn:
-            async for row in rows_by_key(conn, select(*_VIEW_COLUMNS), order_views.c.order_id, wanted):
-                view = OrderView.from_row(row._mapping)
-                views[view.order_id] = view
-        return views
+        rows = await self._read_models.rows_by_key(ORDER_ROW, list(dict.fromkeys(order_ids)))
+        views = (OrderView.from_row(row) for row in rows)
+        return {view.order_id: view for view in views}
 
     async def customer_orders(
         self, customer_id: str, *, status: str | None = None, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
@@ -255,7 +219,7 @@ class OrderViewQueries:
             .offset((page - 1) * page_size)
         )
         count_query = select(func.count()).select_from(order_views).where(*conditions)
-        async with self._snapshot() as conn:
+        async with self._read_models.snapshot() as conn:
             # Checkpoint first: rows read afterwards are at least as new, so `position` never
             # claims more than the page shows (even where the reads are not one snapshot).
             position = await checkpoint_position(conn, NAME)
@@ -269,16 +233,6 @@ class OrderViewQueries:
             total_pages=-(-total // page_size),
             position=position,
         )
-
-    @asynccontextmanager
-    async def _snapshot(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only connection whose reads share one snapshot (REPEATABLE READ on PostgreSQL)."""
-        with unavailable_as_error():
-            async with self._database.engine.connect() as conn:
-                if self._database.is_postgres:
-                    conn = await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-                async with conn.begin():
-                    yield conn
 
 
 def _status(status: str) -> OrderStatus:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 
 from eventstore.database import Database
-from projections.tasks import cancel_and_wait
+from eventstore.tasks import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -29,24 +29,21 @@ class PendingListCleaner:
     def __init__(self, database: Database, interval: float = 1.0) -> None:
         self._database = database
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run, "search-index-cleaner")
         self.cleanups = 0  # successful runs so far
 
     @property
     def running(self) -> bool:
         """Whether the task is alive."""
-        return self._task is not None and not self._task.done()
+        return self._task.running
 
     async def start(self) -> None:
         """Start cleaning (no-op when running)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="search-index-cleaner")
+        self._task.start()
 
     async def stop(self) -> None:
         """Stop cleaning."""
-        task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait(task)
+        await self._task.stop()
 
     async def _run(self) -> None:
         failing = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
 from domain.limits import MAX_ID_LENGTH
+from projections.read_models import KeyedSelect
 from projections.tables import STATUS_LENGTH, UtcDateTime, metadata
 
 order_views = Table(
@@ -48,3 +49,6 @@ Index(
     postgresql_using="gin",
     postgresql_ops={"search_text": "gin_trgm_ops"},
 ).ddl_if(dialect="postgresql")
+
+# An order's row as the projector folds it and the API shows it: all but the sort and search helpers.
+ORDER_ROW = KeyedSelect.of(order_views, "order_id", without=("total_minor", "search_text"))

@@ -1,6 +1,7 @@
 """Fuzzing over the served schema: generated queries and mutations, valid and invalid, against a
-real `orderly serve` on each backend. No answer may be a 5xx or an INTERNAL_SERVER_ERROR, and the
-server may log no traceback.
+real `orderly serve` on each backend, with authentication off and on (as a customer, and as a
+caller with no role). No answer may be a 5xx or an INTERNAL_SERVER_ERROR, and the server may log
+no traceback.
 
 Waits are kept short so that the run stays bounded: a generated waitMs or timeoutMs inside the
 accepted range becomes at most WAIT_CAP_MS (values outside it are kept, they are refused at once),
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import from_schema, nodes
 from hypothesis_graphql.strategies import Mode
 
+from orderly.auth.tokens import issue_token
 from tests.conftest import _admin, _drop_postgres_database, postgres_url_for
 from tests.support.processes import ApiProcess
 
@@ -87,9 +89,27 @@ def bounded(document: graphql.DocumentNode) -> str:
     return graphql.print_ast(graphql.visit(document, _BoundWaits()))
 
 
+SECRET = "fuzz-secret-" + "x" * 32
+# With authentication on, each generated operation is sent by one of these callers.
+CALLERS = {
+    "customer": issue_token(SECRET, subject="alice", roles=["customer"], ttl=3600),
+    "no role": issue_token(SECRET, subject="mallory", roles=[], ttl=3600),
+}
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """`orderly serve` as a process on a fresh database of each backend; its log checked afterwards."""
+    """`orderly serve` as a process on a fresh database of each backend, authentication off; its log checked afterwards."""
+    yield from _serve(request, tmp_path, {})
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def served_with_auth(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """As `served`, with JWT authentication on (HS256)."""
+    yield from _serve(request, tmp_path, {"ORDERLY_AUTH_JWT_SECRET": SECRET})
+
+
+def _serve(request: pytest.FixtureRequest, tmp_path: Path, extra: dict[str, str]) -> Iterator[str]:
     template = request.getfixturevalue(f"{request.param}_template")
     name = f"orderly_t_{uuid.uuid4().hex[:12]}"
     if request.param == "sqlite":
@@ -99,7 +119,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         database_url = postgres_url_for(name)
-    environment = {"ORDERLY_DATABASE_URL": database_url, "ORDERLY_POLL_INTERVAL": "0.2"}
+    environment = {"ORDERLY_DATABASE_URL": database_url, "ORDERLY_POLL_INTERVAL": "0.2", **extra}
     server = ApiProcess(environment, tmp_path, "api", projectors=True)
     server.start()
     try:
@@ -119,13 +139,24 @@ def _documents(mode: Mode) -> st.SearchStrategy[Any]:
 
 @pytest.mark.parametrize("mode", [Mode.POSITIVE, Mode.NEGATIVE], ids=["valid", "invalid"])
 def test_no_generated_operation_gets_a_server_error(served: str, mode: Mode) -> None:
-    with httpx.Client(timeout=30) as client:
+    _fuzz(served, mode, {}, EXAMPLES)
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+def test_no_generated_operation_from_an_authenticated_caller_gets_a_server_error(
+    served_with_auth: str, caller: str
+) -> None:
+    _fuzz(served_with_auth, Mode.POSITIVE, {"Authorization": f"Bearer {CALLERS[caller]}"}, EXAMPLES // 2)
+
+
+def _fuzz(url: str, mode: Mode, headers: dict[str, str], examples: int) -> None:
+    with httpx.Client(timeout=30, headers=headers) as client:
+
+        @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(document=_documents(mode))
         def check(document: graphql.DocumentNode) -> None:
             query = bounded(document)
-            response = client.post(served, json={"query": query})
+            response = client.post(url, json={"query": query})
             assert response.status_code < 500, (query, response.status_code, response.text[:500])
             body = response.json()
             codes = [error.get("extensions", {}).get("code") for error in body.get("errors") or []]

@@ -22,6 +22,7 @@ def stored_form(command: Command) -> str:
     fields = dataclasses.asdict(command)
     fields.pop("command_id")
     fields.pop("issued_at")
+    fields.pop("issuer")  # added later, kept out so that stored digests still match
     canonical = json.dumps([type(command).__name__, fields], sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

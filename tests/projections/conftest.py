@@ -1,41 +1,44 @@
-"""Fixtures of the read-side tests.
-
-`read_side_database` is a fast SQLite database built with create_all (no migration) for the
-unit tier; integration tests use the shared `database` fixture (migrated, both backends).
-"""
+"""Fixtures of the read-side tests: everything on the shared `database` fixture (migrated, both
+backends), through the read-model store the composition root picks for it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 
 from domain.command_bus import CommandBus
-from eventstore.database import Database, create_database
+from domain.ports import RecordedEvent
+from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
-from eventstore.tables import metadata as event_store_metadata
-from orderly.bootstrap import open_event_store
+from orderly.bootstrap import open_event_store, open_read_models
+from projections.checkpoints import ProjectionState, checkpoint_position, ensure_checkpoint
 from projections.projector import Projector
+from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
-from projections.tables import metadata as read_model_metadata
 
 
 @pytest.fixture
-async def read_side_database(tmp_path: Path) -> AsyncIterator[Database]:
-    """A fresh SQLite database with the event store and read-model tables."""
-    database = create_database(f"sqlite:///{tmp_path / 'read_side.db'}")
-    async with database.write_engine.begin() as conn:
-        await conn.run_sync(event_store_metadata.create_all)
-        await conn.run_sync(read_model_metadata.create_all)
-    try:
-        yield database
-    finally:
-        await database.dispose()
+def read_models(database: Database) -> ReadModelStore:
+    """The read-model store for `database`'s backend, as the composition root picks it."""
+    return open_read_models(database)
+
+
+async def apply_batch(read_models: ReadModelStore, name: str, events: Sequence[RecordedEvent]) -> dict[str, int]:
+    """Plan and commit one batch as the runner does (plan, then commit_batch with the checkpoint),
+    from wherever the checkpoint is to the batch's last position; {stream_id: version} it reflects."""
+    async with read_models.database.write_engine.begin() as conn:
+        await ensure_checkpoint(read_models, conn, name)
+    async with read_models.reader.connect() as conn:
+        position = await checkpoint_position(conn, name)
+    changes = await PROJECTIONS[name].plan(read_models, events)
+    to_position = events[-1].position
+    assert await read_models.commit_batch(name, position, to_position, ProjectionState.RUNNING, changes.upserts)
+    return changes.streams
 
 
 @pytest.fixture
@@ -60,7 +63,9 @@ RunnerFactory = Callable[..., ProjectionRunner]
 
 
 @pytest.fixture
-async def make_runner(database: Database, store: SqlEventStore, bus: InProcessBus) -> AsyncIterator[RunnerFactory]:
+async def make_runner(
+    read_models: ReadModelStore, store: SqlEventStore, bus: InProcessBus
+) -> AsyncIterator[RunnerFactory]:
     """Builds runners on the test's database with fast timings; stops them all afterwards."""
     made: list[ProjectionRunner] = []
 
@@ -69,7 +74,7 @@ async def make_runner(database: Database, store: SqlEventStore, bus: InProcessBu
         runner = ProjectionRunner(
             name,
             PROJECTIONS[name] if projector is None else projector,
-            options.pop("database", database),
+            options.pop("read_models", read_models),
             options.pop("store", store),
             options.pop("bus", bus),
             **options,

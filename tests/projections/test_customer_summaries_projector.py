@@ -9,16 +9,15 @@ from decimal import Decimal
 import pytest
 
 from domain.ports import RecordedEvent
-from eventstore.database import Database
-from projections.customer_summaries.projector import apply
 from projections.customer_summaries.queries import CustomerSummaryQueries, CustomerSummaryView
 from projections.projector import ProjectionGapError
+from projections.read_models import ReadModelStore
 from tests.projections.builders import T0, History, item
+from tests.projections.conftest import apply_batch
 
 
-async def project(database: Database, events: Sequence[RecordedEvent]) -> dict[str, int]:
-    async with database.write_engine.begin() as conn:
-        return await apply(conn, events)
+async def project(read_models: ReadModelStore, events: Sequence[RecordedEvent]) -> dict[str, int]:
+    return await apply_batch(read_models, "customer_summaries", events)
 
 
 def counts(summary: CustomerSummaryView | None) -> tuple[int, int, int, int, Decimal]:
@@ -32,7 +31,7 @@ def counts(summary: CustomerSummaryView | None) -> tuple[int, int, int, int, Dec
     )
 
 
-async def test_orders_move_between_counts_and_cancelled_ones_leave_the_value(read_side_database: Database) -> None:
+async def test_orders_move_between_counts_and_cancelled_ones_leave_the_value(read_models: ReadModelStore) -> None:
     history = History()
     history.created("o-1", "c-1", item("a", 2, "10.10"), at=T0)
     history.created("o-2", "c-1", item("b", 1, "0.05"), at=T0 + timedelta(days=2))
@@ -42,9 +41,9 @@ async def test_orders_move_between_counts_and_cancelled_ones_leave_the_value(rea
     history.cancelled("o-3")
     history.created("o-4", "c-2", item("e", 3, "1"))
 
-    await project(read_side_database, history.events)
+    await project(read_models, history.events)
 
-    queries = CustomerSummaryQueries(read_side_database)
+    queries = CustomerSummaryQueries(read_models)
     first = await queries.get("c-1")
     assert counts(first) == (3, 1, 1, 1, Decimal("20.2501"))
     assert first is not None and first.last_order_at == T0 + timedelta(days=2)
@@ -53,7 +52,7 @@ async def test_orders_move_between_counts_and_cancelled_ones_leave_the_value(rea
     assert set(await queries.get_many(["c-1", "c-2", "nobody"])) == {"c-1", "c-2"}
 
 
-async def test_one_event_per_batch_gives_the_same_summary(read_side_database: Database) -> None:
+async def test_one_event_per_batch_gives_the_same_summary(read_models: ReadModelStore) -> None:
     history = History()
     history.created("o-1", "c-1", item("a", 1, "5"))
     history.added("o-1", item("b", 1, "2.5"))
@@ -62,30 +61,30 @@ async def test_one_event_per_batch_gives_the_same_summary(read_side_database: Da
     history.shipped("o-2")
 
     for event in history.events:
-        await project(read_side_database, [event])
+        await project(read_models, [event])
 
-    assert counts(await CustomerSummaryQueries(read_side_database).get("c-1")) == (2, 0, 1, 1, Decimal("1"))
+    assert counts(await CustomerSummaryQueries(read_models).get("c-1")) == (2, 0, 1, 1, Decimal("1"))
 
 
-async def test_replayed_batches_are_not_counted_twice(read_side_database: Database) -> None:
+async def test_replayed_batches_are_not_counted_twice(read_models: ReadModelStore) -> None:
     history = History()
     history.created("o-1", "c-1", item("a", 1, "5"))
     history.created("o-2", "c-1", item("b", 1, "7"))
     history.shipped("o-1")
 
-    await project(read_side_database, history.events)
-    assert await project(read_side_database, history.events) == {}
-    assert await project(read_side_database, history.events[:2]) == {}
+    await project(read_models, history.events)
+    assert await project(read_models, history.events) == {}
+    assert await project(read_models, history.events[:2]) == {}
 
-    assert counts(await CustomerSummaryQueries(read_side_database).get("c-1")) == (2, 1, 1, 0, Decimal("12"))
+    assert counts(await CustomerSummaryQueries(read_models).get("c-1")) == (2, 1, 1, 0, Decimal("12"))
 
 
-async def test_a_version_gap_fails_the_batch(read_side_database: Database) -> None:
+async def test_a_version_gap_fails_the_batch(read_models: ReadModelStore) -> None:
     history = History()
     history.created("o-1", "c-1")
     history.added("o-1", item("b"))
     history.shipped("o-1")
 
     with pytest.raises(ProjectionGapError):
-        await project(read_side_database, [history.events[0], history.events[2]])
-    assert await CustomerSummaryQueries(read_side_database).get("c-1") is None
+        await project(read_models, [history.events[0], history.events[2]])
+    assert await CustomerSummaryQueries(read_models).get("c-1") is None

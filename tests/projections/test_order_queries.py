@@ -10,18 +10,16 @@ from sqlalchemy import text
 
 from domain.values import Address
 from eventstore.database import Database, create_database
-from projections.checkpoints import ProjectionState, advance_checkpoint, ensure_checkpoint
-from projections.order_views.projector import apply
+from orderly.bootstrap import open_read_models
 from projections.order_views.queries import OrderPageView, OrderViewQueries, escape_like
+from projections.read_models import ReadModelStore
 from tests.projections.builders import ADDRESS, T0, History, item
+from tests.projections.conftest import apply_batch
 
 
-async def seed(database: Database, history: History) -> None:
-    """Project the history and record its last position as the checkpoint."""
-    async with database.write_engine.begin() as conn:
-        await apply(conn, history.events)
-        await ensure_checkpoint(conn, "order_views")
-        assert await advance_checkpoint(conn, "order_views", 0, history.events[-1].position, ProjectionState.RUNNING)
+async def seed(read_models: ReadModelStore, history: History) -> None:
+    """Project the history as one batch: its last position becomes the checkpoint."""
+    await apply_batch(read_models, "order_views", history.events)
 
 
 def ids(page: OrderPageView) -> list[str]:
@@ -29,7 +27,7 @@ def ids(page: OrderPageView) -> list[str]:
 
 
 @pytest.fixture
-async def orders(database: Database) -> OrderViewQueries:
+async def orders(read_models: ReadModelStore) -> OrderViewQueries:
     """Five orders of customer c-1 (two created at the same instant) and two of c-2."""
     history = History()
     history.created("o-1", "c-1", item("apple", 1, "5.00"), at=T0)
@@ -48,8 +46,8 @@ async def orders(database: Database) -> OrderViewQueries:
     )
     history.created("o-7", "c-2", item("50xyoff", 1, "7.5"), at=T0 + timedelta(hours=5))
     history.created("o-8", "c-3", item("back\\slash", 1, "1"), at=T0 + timedelta(hours=6))
-    await seed(database, history)
-    return OrderViewQueries(database)
+    await seed(read_models, history)
+    return OrderViewQueries(read_models)
 
 
 async def test_customer_orders_are_newest_first_with_ties_by_order_id(orders: OrderViewQueries) -> None:
@@ -162,7 +160,7 @@ async def _assert_trigram_plan(database: Database) -> None:
     history = History()
     for number in range(200):
         history.created(f"bulk-{number}", f"cust-{number % 7}", item(f"sku-{number}"), address=ADDRESS)
-    await seed(database, history)
+    await seed(open_read_models(database), history)
     async with database.engine.connect() as conn:
         await conn.execute(text("ANALYZE order_views"))
         await conn.execute(text("SET LOCAL enable_seqscan = off"))

@@ -28,6 +28,7 @@ from eventstore.local_bus import InProcessBus
 from eventstore.postgres_store import PostgresEventStore
 from projections.consistency import wait_for_order_version
 from projections.order_views.queries import OrderViewQueries
+from projections.postgres_read_models import PostgresReadModels
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
 from projections.shared_log import SharedEventLog
@@ -54,13 +55,14 @@ async def test_an_open_transaction_elsewhere_does_not_stall_read_your_writes(pos
     database = create_database(postgres_url)
     bus = InProcessBus()
     store = PostgresEventStore(database, bus)
+    read_models = PostgresReadModels(database)
     shared = SharedEventLog(store)
     runners = [
-        ProjectionRunner(name, projector, database, shared, bus, batch_size=5000, poll_interval=1.0)
+        ProjectionRunner(name, projector, read_models, shared, bus, batch_size=5000, poll_interval=1.0)
         for name, projector in PROJECTIONS.items()
     ]
-    tracker = ProjectionTracker(bus, database, PROJECTIONS, poll_interval=1.0)
-    orders = OrderViewQueries(database)
+    tracker = ProjectionTracker(bus, read_models, PROJECTIONS, poll_interval=1.0)
+    orders = OrderViewQueries(read_models)
     commands = CommandBus(store)
     try:
         await tracker.start()

@@ -10,7 +10,6 @@ from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.command_bus import CommandBus
 from domain.ports import RecordedEvent
@@ -19,11 +18,13 @@ from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
 from eventstore.messages import ProjectionAdvanced
 from eventstore.sql_store import SqlEventStore
+from orderly.bootstrap import open_read_models
+from projections.changes import BatchChanges
 from projections.checkpoints import Checkpoint, ProjectionState, projection_checkpoints, read_checkpoint
-from projections.commit import BatchChanges
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderViewQueries
 from projections.projector import Projector
+from projections.read_models import KeyedRows, ReadModelStore
 from projections.rebuild import rebuild
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
@@ -81,9 +82,9 @@ class FlakyProjector:
         self.failures = failures
         self.projector = Projector(plan=self.plan, tables=self.inner.tables)
 
-    async def plan(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
+    async def plan(self, reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChanges:
         # Plan first, then fail: nothing of the batch may be written, checkpoint included.
-        changes = await self.inner.plan(conn, events)
+        changes = await self.inner.plan(reader, events)
         if self.failures > 0 and any(event.position == self.position for event in events):
             self.failures -= 1
             raise RuntimeError(f"projector broke on position {self.position}")
@@ -98,8 +99,8 @@ class BlockingProjector:
         self.inside = asyncio.Event()
         self.projector = Projector(plan=self.plan, tables=self.inner.tables)
 
-    async def plan(self, conn: AsyncConnection, events: Sequence[RecordedEvent]) -> BatchChanges:
-        changes = await self.inner.plan(conn, events)
+    async def plan(self, reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChanges:
+        changes = await self.inner.plan(reader, events)
         self.inside.set()
         await asyncio.Event().wait()
         return changes
@@ -127,7 +128,7 @@ async def test_catches_up_from_zero_in_batches_and_announces_each_commit(
         ProjectionAdvanced(name="order_views", from_position=2, position=4, streams={third: 1, first: 2}),
         ProjectionAdvanced(name="order_views", from_position=4, position=6, streams=ANY),
     ]
-    views = await OrderViewQueries(database).get_many([first, second, third])
+    views = await OrderViewQueries(open_read_models(database)).get_many([first, second, third])
     assert (views[first].total_amount, views[first].version) == (Decimal("3.00"), 2)
     assert views[second].status == "SHIPPED" and views[third].status == "CANCELLED"
     assert runner.state is ProjectionState.RUNNING and runner.position == head
@@ -144,7 +145,7 @@ async def test_a_started_runner_is_woken_by_appends(
 
     (order_id,) = await place_orders(commands, new_id("cust"), 1)
 
-    queries = OrderViewQueries(database)
+    queries = OrderViewQueries(open_read_models(database))
     await eventually(lambda: _exists(queries, order_id), timeout=2.0)
 
 
@@ -152,11 +153,11 @@ async def test_a_slow_live_batch_is_logged_with_what_it_held(
     database: Database, commands: CommandBus, make_runner: RunnerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     runner = make_runner("order_views", poll_interval=30.0, slow_batch=0.0)  # every live batch counts as slow
-    with caplog.at_level(logging.WARNING, logger="projections.runner"):
+    with caplog.at_level(logging.WARNING, logger="projections.slow_batch"):
         await runner.start()
         await eventually(lambda: _state_is(runner, ProjectionState.RUNNING))
         (order_id,) = await place_orders(commands, new_id("cust"), 1)
-        await eventually(lambda: _exists(OrderViewQueries(database), order_id), timeout=2.0)
+        await eventually(lambda: _exists(OrderViewQueries(open_read_models(database)), order_id), timeout=2.0)
         await eventually(lambda: _logged(caplog, "slow batch"), timeout=2.0)
 
     (record,) = [r for r in caplog.records if "slow batch" in r.getMessage()][:1]
@@ -171,7 +172,7 @@ async def test_catch_up_batches_are_not_reported_as_slow(
 ) -> None:
     await place_orders(commands, new_id("cust"), 3)
     runner = make_runner("order_views", poll_interval=30.0, slow_batch=0.0)
-    with caplog.at_level(logging.WARNING, logger="projections.runner"):
+    with caplog.at_level(logging.WARNING, logger="projections.slow_batch"):
         await runner.start()
         await eventually(lambda: _state_is(runner, ProjectionState.RUNNING))
     assert not [r for r in caplog.records if "slow batch" in r.getMessage()]
@@ -200,7 +201,7 @@ async def test_resumes_from_its_checkpoint_after_stop_without_double_counting(
     head = await store.head_position()
     await eventually(lambda: _at(database, "customer_summaries", head))
 
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None
     assert (summary.order_count, summary.open_order_count, summary.lifetime_value) == (8, 8, Decimal("10.00"))
 
@@ -221,7 +222,7 @@ async def test_a_failing_batch_marks_failed_keeps_its_place_and_recovers_exactly
     assert (saved.position, saved.state) == (3, ProjectionState.FAILED)  # batches: 1-3 ok, 4-6 fails
     assert saved.last_error == "RuntimeError: projector broke on position 5"
     assert runner.last_error == saved.last_error
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None and summary.order_count == 3  # one order per event: rows match the checkpoint
 
     flaky.failures = 0
@@ -231,7 +232,7 @@ async def test_a_failing_batch_marks_failed_keeps_its_place_and_recovers_exactly
     saved = await checkpoint(database, "customer_summaries")
     assert (saved.state, saved.last_error) == (ProjectionState.RUNNING, None)
     assert runner.last_error is None
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None
     assert (summary.order_count, summary.lifetime_value) == (7, Decimal("8.75"))
 
@@ -249,10 +250,10 @@ async def test_killed_mid_batch_leaves_rows_and_checkpoint_consistent(
     await runner.stop()  # cancelled inside the batch transaction, after the rows were written
 
     assert (await checkpoint(database, "customer_summaries")).position == 0
-    assert await CustomerSummaryQueries(database).get(customer) is None
+    assert await CustomerSummaryQueries(open_read_models(database)).get(customer) is None
     retry = make_runner("customer_summaries", batch_size=2)
     assert await caught_up(retry, store) == 4
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None and (summary.order_count, summary.lifetime_value) == (4, Decimal("5.00"))
 
 
@@ -269,7 +270,7 @@ async def test_replaying_applied_batches_changes_nothing(
 
     assert await caught_up(runner, store) == 4
 
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None
     assert (summary.order_count, summary.open_order_count, summary.shipped_order_count) == (3, 2, 1)
 
@@ -290,7 +291,7 @@ async def test_two_runners_on_one_projection_never_double_count(
 
     head = await store.head_position()
     await eventually(lambda: _at(database, "customer_summaries", head))
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None
     assert (summary.order_count, summary.open_order_count, summary.lifetime_value) == (40, 40, Decimal("50.00"))
 
@@ -331,12 +332,17 @@ async def test_a_runner_whose_batch_was_applied_meanwhile_applies_nothing(
 
     assert await slow_catch_up == 0  # its compare-and-set found the checkpoint moved
     assert slow.position == fast.position == 4
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None and (summary.order_count, summary.lifetime_value) == (4, Decimal("5.00"))
 
 
 async def test_rebuild_clears_the_tables_and_replays_the_log(
-    database: Database, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
+    database: Database,
+    read_models: ReadModelStore,
+    commands: CommandBus,
+    store: SqlEventStore,
+    bus: InProcessBus,
+    make_runner: RunnerFactory,
 ) -> None:
     customer = new_id("cust")
     await place_orders(commands, customer, 3)
@@ -345,16 +351,16 @@ async def test_rebuild_clears_the_tables_and_replays_the_log(
     head = await store.head_position()
     await eventually(lambda: _at(database, "customer_summaries", head))
 
-    await runner.rebuild()  # also rings the runner's doorbell
+    await rebuild(read_models, "customer_summaries", bus=bus)  # also rings the runner's doorbell
 
     await eventually(lambda: _at(database, "customer_summaries", head), timeout=2.0)
     await eventually(lambda: _state_is(runner, ProjectionState.RUNNING))
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None and summary.order_count == 3
 
 
 async def test_a_reset_nobody_announced_is_replayed_after_a_quiet_poll(
-    database: Database, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
+    database: Database, read_models: ReadModelStore, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
 ) -> None:
     """The runner keeps its checkpoint in memory while it leads; a reset made elsewhere whose
     RESYNC was lost must still be found (at the next poll), not only after the next append."""
@@ -365,16 +371,18 @@ async def test_a_reset_nobody_announced_is_replayed_after_a_quiet_poll(
     head = await store.head_position()
     await eventually(lambda: _at(database, "customer_summaries", head))
 
-    await rebuild(database, "customer_summaries")  # no bus: nobody hears of it
+    await rebuild(read_models, "customer_summaries")  # no bus: nobody hears of it
 
     await eventually(lambda: _at(database, "customer_summaries", head), timeout=2.0)
-    summary = await CustomerSummaryQueries(database).get(customer)
+    summary = await CustomerSummaryQueries(open_read_models(database)).get(customer)
     assert summary is not None and summary.order_count == 3
 
 
-async def test_rebuild_marks_the_checkpoint_rebuilding(database: Database, commands: CommandBus) -> None:
+async def test_rebuild_marks_the_checkpoint_rebuilding(
+    database: Database, read_models: ReadModelStore, commands: CommandBus
+) -> None:
     await place_orders(commands, new_id("cust"), 1)
-    await rebuild(database, "order_views")
+    await rebuild(read_models, "order_views")
 
     saved = await checkpoint(database, "order_views")
     assert (saved.position, saved.state) == (0, ProjectionState.REBUILDING)

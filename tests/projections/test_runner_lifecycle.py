@@ -10,6 +10,7 @@ from domain.command_bus import CommandBus
 from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
 from eventstore.tasks import cancel_and_wait
+from orderly.bootstrap import open_read_models
 from projections.checkpoints import ProjectionState
 from projections.order_views.queries import OrderViewQueries
 from tests.projections.builders import create_order, new_id
@@ -33,7 +34,7 @@ async def test_the_runner_does_nothing_until_it_holds_the_lease(
 
     order_id = new_id("order")
     await commands.dispatch(create_order(order_id, new_id("cust")))
-    orders = OrderViewQueries(database)
+    orders = OrderViewQueries(open_read_models(database))
     await leadership.acquire()  # another process leads
     runner = make_runner("order_views", lease=lease)
     await runner.start()

@@ -14,7 +14,7 @@ from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
 from eventstore.messages import RESYNC, Notice, ProjectionAdvanced
 from eventstore.sql_store import SqlEventStore
-from orderly.bootstrap import open_event_store
+from orderly.bootstrap import open_event_store, open_read_models
 from projections.consistency import order_updates, wait_for_order_version
 from projections.order_views.queries import OrderViewQueries
 from projections.runner import ProjectionRunner
@@ -36,7 +36,7 @@ class DeafBus(InProcessBus):
 @pytest.fixture
 async def tracker(bus: InProcessBus, database: Database) -> AsyncIterator[ProjectionTracker]:
     """A started tracker that polls rarely: notices must do the work unless a test says so."""
-    tracker = ProjectionTracker(bus, database, NAMES, poll_interval=30.0)
+    tracker = ProjectionTracker(bus, open_read_models(database), NAMES, poll_interval=30.0)
     await tracker.start()
     await eventually(lambda: _known(tracker))
     try:
@@ -85,7 +85,7 @@ async def test_a_lost_notice_is_made_good_by_the_poll_and_listeners_resync(
     database: Database, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
 ) -> None:
     deaf = DeafBus()
-    tracker = ProjectionTracker(deaf, database, NAMES, poll_interval=0.05)
+    tracker = ProjectionTracker(deaf, open_read_models(database), NAMES, poll_interval=0.05)
     await tracker.start()
     try:
         await eventually(lambda: _known(tracker))
@@ -154,7 +154,7 @@ async def test_an_overflowing_bus_inbox_resyncs_every_listener(tracker: Projecti
 async def test_one_poll_per_interval_however_many_listeners(
     bus: InProcessBus, database: Database
 ) -> None:
-    tracker = ProjectionTracker(bus, database, NAMES, poll_interval=0.05)
+    tracker = ProjectionTracker(bus, open_read_models(database), NAMES, poll_interval=0.05)
     await tracker.start()
     try:
         async with AsyncExitStack() as stack:
@@ -181,7 +181,7 @@ async def test_wait_for_order_version_sees_the_write_or_times_out_with_what_it_h
     commands: CommandBus,
     make_runner: RunnerFactory,
 ) -> None:
-    orders = OrderViewQueries(database)
+    orders = OrderViewQueries(open_read_models(database))
     order_id = new_id("order")
     runner = make_runner("order_views", poll_interval=30.0)
     await runner.start()
@@ -207,7 +207,7 @@ async def test_order_updates_emits_the_current_view_then_each_newer_version(
     await commands.dispatch(create_order(order_id, new_id("cust")))
     runner = make_runner("order_views", poll_interval=30.0)
     await runner.start()
-    orders = OrderViewQueries(database)
+    orders = OrderViewQueries(open_read_models(database))
     await eventually(lambda: _has(orders, order_id))
 
     updates = order_updates(tracker, orders, order_id)

@@ -12,7 +12,7 @@ import pytest
 from domain.errors import ServiceUnavailableError
 from eventstore.database import Database, create_database, is_unavailable
 from eventstore.memory_store import InMemoryEventStore
-from projections.bulk import single_statement_reader
+from orderly.bootstrap import open_read_models
 from projections.checkpoints import checkpoint_position
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderViewQueries
@@ -20,16 +20,17 @@ from projections.status import projection_statuses
 
 
 async def _checkpoint(database: Database) -> int:
-    async with single_statement_reader(database).connect() as conn:
+    async with open_read_models(database).reader.connect() as conn:
         return await checkpoint_position(conn, "order_views")
 
 
 READS: dict[str, Callable[[Database], Awaitable[Any]]] = {
-    "order": lambda database: OrderViewQueries(database).get("o"),
-    "orders": lambda database: OrderViewQueries(database).get_many(["o"]),
-    "page": lambda database: OrderViewQueries(database).customer_orders("c"),
-    "customers": lambda database: CustomerSummaryQueries(database).get_many(["c"]),
-    "statuses": lambda database: projection_statuses(database, InMemoryEventStore()),
+    "order": lambda database: OrderViewQueries(open_read_models(database)).get("o"),
+    "orders": lambda database: OrderViewQueries(open_read_models(database)).get_many(["o"]),
+    "page": lambda database: OrderViewQueries(open_read_models(database)).customer_orders("c"),
+    "customer": lambda database: CustomerSummaryQueries(open_read_models(database)).get("c"),
+    "customers": lambda database: CustomerSummaryQueries(open_read_models(database)).get_many(["c"]),
+    "statuses": lambda database: projection_statuses(open_read_models(database), InMemoryEventStore()),
     "checkpoint": _checkpoint,
 }
 

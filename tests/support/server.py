@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from orderly.app import create_app
 from orderly.bootstrap import Container
+from orderly.serving import uvicorn_config
 from orderly.settings import Settings
 from tests.support.graphql_client import GraphQLHttp
 from tests.support.redis_server import free_port
@@ -52,9 +53,11 @@ async def running_server(settings: Settings, **overrides: Any) -> AsyncIterator[
 
 @asynccontextmanager
 async def serving(app: Starlette) -> AsyncIterator[int]:
-    """Run the app under uvicorn on a free loopback port (yielded) until the block ends."""
+    """Run the app under uvicorn, configured as `orderly serve` does, on a free loopback port (yielded)
+    until the block ends."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    settings = app.state.container.settings
+    server = uvicorn.Server(uvicorn_config(app, settings, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

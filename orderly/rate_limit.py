@@ -1,0 +1,149 @@
+"""A token bucket per principal: `rate` requests a second, bursts of up to `burst`.
+
+With ORDERLY_REDIS_URL the buckets live in Redis, shared by every API process: one Lua script
+(EVALSHA through redis-py's Script) refills and takes a token atomically, on Redis's clock, so
+processes on different machines agree. Without Redis, or while Redis cannot be reached, each
+process keeps its own buckets: a Redis outage costs the limit its sharing, never the API its
+requests (logged once per outage; Redis is tried again every few seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from schema.principal import Principal
+
+log = logging.getLogger(__name__)
+
+RATE = "rate"
+RATE_MESSAGE = "Too many requests; retry later"
+REDIS_RETRY_INTERVAL = 5.0  # seconds between attempts while Redis is down
+_REDIS_TIMEOUT = 0.5  # seconds: a hung Redis delays a request this long, once per interval
+_MAX_LOCAL_KEYS = 100_000
+
+# KEYS[1] the bucket; ARGV rate (tokens/s), burst. Returns {1, "0"} when a token was taken,
+# {0, seconds until one is available} otherwise. Time in ms keeps Lua's %.14g exact.
+_TAKE_TOKEN = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local allowed, wait = 0, 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(wait)}
+"""
+
+
+def principal_key(principal: Principal, client: tuple[str, int] | None) -> str:
+    """Whose bucket: the authenticated subject, else (auth off) the client's address."""
+    if principal.subject is not None:
+        return f"sub:{principal.subject}"
+    return f"addr:{client[0] if client else 'unknown'}"
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class LocalBuckets:
+    """Token buckets in this process (the fallback, and the only ones without Redis)."""
+
+    def __init__(self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._buckets: dict[str, _Bucket] = {}
+
+    def take(self, key: str) -> float | None:
+        """Take a token: None when allowed, else the seconds until one is available."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= _MAX_LOCAL_KEYS:
+                self._forget_full(now)
+            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
+        bucket.at = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return None
+        return (1 - bucket.tokens) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        # A bucket that has refilled is the same as no bucket: memory stays bounded by the
+        # number of principals active within burst/rate seconds.
+        refill = self.burst / self.rate
+        self._buckets = {key: b for key, b in self._buckets.items() if now - b.at < refill}
+
+
+class RedisBuckets:
+    """Token buckets in Redis, shared by every process using the same namespace."""
+
+    def __init__(self, client: Redis, rate: float, burst: int, namespace: str) -> None:
+        self.client = client
+        self.rate, self.burst, self.prefix = rate, burst, f"{namespace}:rate:"
+        self._script = client.register_script(_TAKE_TOKEN)
+
+    async def take(self, key: str) -> float | None:
+        """Take a token: None when allowed, else the seconds until one is available."""
+        allowed, wait = await self._script(keys=[self.prefix + key], args=[self.rate, self.burst])
+        return None if int(allowed) == 1 else float(wait)
+
+
+class RateLimiter:
+    """Redis buckets when configured and reachable, this process's buckets otherwise."""
+
+    def __init__(
+        self, local: LocalBuckets, shared: RedisBuckets | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.local, self.shared, self._clock = local, shared, clock
+        self._shared_down_until: float | None = None
+
+    @classmethod
+    def build(cls, rate: float, burst: int, redis_url: str | None, namespace: str) -> RateLimiter:
+        """The limiter for these settings (nothing connects until the first request)."""
+        shared = None
+        if redis_url:
+            client = Redis.from_url(redis_url, socket_connect_timeout=_REDIS_TIMEOUT, socket_timeout=_REDIS_TIMEOUT)
+            shared = RedisBuckets(client, rate, burst, namespace)
+        return cls(LocalBuckets(rate, burst), shared)
+
+    async def take(self, key: str) -> float | None:
+        """Take a token for key: None when allowed, else the seconds to wait (Retry-After)."""
+        if self.shared is not None:
+            now = self._clock()
+            if self._shared_down_until is None or now >= self._shared_down_until:
+                try:
+                    wait = await self.shared.take(key)
+                except (RedisError, OSError) as error:
+                    if self._shared_down_until is None:
+                        log.warning("rate limit: Redis unreachable (%r); limiting in this process until it is back", error)
+                    self._shared_down_until = now + REDIS_RETRY_INTERVAL
+                else:
+                    if self._shared_down_until is not None:
+                        log.warning("rate limit: Redis reachable again; buckets shared again")
+                        self._shared_down_until = None
+                    return wait
+        return self.local.take(key)
+
+    async def close(self) -> None:
+        """Close the Redis connection, if any."""
+        if self.shared is not None:
+            await self.shared.client.aclose()

@@ -1,0 +1,141 @@
+"""The read models on PostgreSQL: the hot statements on the raw asyncpg pool, one spelling each.
+
+A batch commit is ONE statement in its own implicit transaction: the checkpoint UPDATE is
+a data-modifying CTE and every upsert inserts only when that UPDATE matched (`WHERE
+EXISTS (SELECT FROM advanced)`); rows travel as one JSON document per table
+(`json_populate_recordset`). A live batch then costs one round trip to write instead of
+BEGIN, UPDATE, INSERT..., COMMIT, which is most of the latency between an append and its
+read model. Two runners racing on a projection: the UPDATE row-locks the checkpoint, so
+the second blocks, then re-checks `position = from` against the committed row and matches
+nothing.
+
+Rows by key (the projectors' reads and the API's order and customer reads) take one array
+parameter: the statement text, and its prepared plan, is the same for every batch, where
+an expanded IN list is rendered and planned anew each time. JSON columns come as text for
+orjson. Reads that need no transaction run in autocommit, saving BEGIN and ROLLBACK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eventstore.database import Database, ReadEngine, unavailable_as_error
+from projections.changes import Upsert
+from projections.checkpoints import ProjectionState
+from projections.read_models import KeyedSelect
+
+# OPT_NON_STR_KEYS: column names read back from SQLAlchemy are str subclasses.
+# OPT_NAIVE_UTC: a naive timestamp means UTC here, as UtcDateTime reads it, never the
+# server session's time zone.
+_ROW_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
+
+
+class PostgresReadModels:
+    """ReadModelStore on PostgreSQL (see the module docstring)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._reader = ReadEngine(database.engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    @property
+    def database(self) -> Database:
+        """The database the read models live in."""
+        return self._database
+
+    @property
+    def reader(self) -> ReadEngine:
+        """Autocommit connections for single-statement reads."""
+        return self._reader
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only REPEATABLE READ transaction: its reads share one snapshot."""
+        with unavailable_as_error():
+            async with self._database.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+                async with conn.begin():
+                    yield conn
+
+    async def row_by_key(self, query: KeyedSelect, value: str) -> Mapping[str, Any] | None:
+        """The row whose key is value, JSON columns decoded; None when there is none."""
+        with unavailable_as_error():
+            pool = await self._database.raw_pool()
+            record = await pool.fetchrow(_select(query, many=False), value, timeout=self._database.read_timeout)
+        return None if record is None else _decoded(query, record)
+
+    async def rows_by_key(self, query: KeyedSelect, values: Sequence[str]) -> list[Mapping[str, Any]]:
+        """The rows whose key is one of values, JSON columns decoded."""
+        if not values:
+            return []
+        with unavailable_as_error():
+            pool = await self._database.raw_pool()
+            records = await pool.fetch(_select(query, many=True), list(values), timeout=self._database.read_timeout)
+        return [_decoded(query, record) for record in records]
+
+    async def insert_ignore(
+        self, conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]], *, key: Sequence[str]
+    ) -> None:
+        """INSERT ... ON CONFLICT DO NOTHING, inside the caller's transaction."""
+        if rows:
+            await conn.execute(postgresql.insert(table).on_conflict_do_nothing(index_elements=list(key)), list(rows))
+
+    async def commit_batch(
+        self, name: str, from_position: int, to_position: int, state: ProjectionState, upserts: Sequence[Upsert]
+    ) -> bool:
+        """The checkpoint compare-and-set and every upsert in one statement; False when the checkpoint moved."""
+        shape = tuple((change.table, change.key, change.newer) for change in upserts)
+        documents = [orjson.dumps(change.rows, default=str, option=_ROW_OPTIONS).decode() for change in upserts]
+        pool = await self._database.raw_pool()
+        advanced = await pool.fetchval(
+            _commit(shape), name, from_position, to_position, state.value, datetime.now(UTC), *documents
+        )
+        return bool(advanced)
+
+
+@cache
+def _select(query: KeyedSelect, *, many: bool) -> str:
+    listed = ", ".join(f'"{column}"' for column in query.columns)
+    match = "ANY($1::text[])" if many else "$1"
+    return f'SELECT {listed} FROM "{query.table.name}" WHERE "{query.key}" = {match}'
+
+
+@cache
+def _json_columns(query: KeyedSelect) -> tuple[str, ...]:
+    return tuple(name for name in query.columns if isinstance(query.table.c[name].type, JSON))
+
+
+def _decoded(query: KeyedSelect, record: Mapping[str, Any]) -> dict[str, Any]:
+    row = dict(record)
+    for name in _json_columns(query):
+        row[name] = orjson.loads(row[name])
+    return row
+
+
+@cache
+def _commit(shape: tuple[tuple[Table, tuple[str, ...], str | None], ...]) -> str:
+    steps = [
+        "advanced AS (UPDATE projection_checkpoints"
+        " SET position = $3, state = $4, last_error = NULL, updated_at = $5"
+        " WHERE name = $1 AND position = $2 RETURNING 1)"
+    ]
+    for index, (table, key, newer) in enumerate(shape):
+        columns = [column.name for column in table.columns]
+        listed = ", ".join(f'"{column}"' for column in columns)
+        replaced = ", ".join(f'"{column}" = EXCLUDED."{column}"' for column in columns if column not in key)
+        guard = f' WHERE "{table.name}"."{newer}" < EXCLUDED."{newer}"' if newer else ""
+        steps.append(
+            f'w{index} AS (INSERT INTO "{table.name}" ({listed})'
+            f' SELECT {listed} FROM json_populate_recordset(NULL::"{table.name}", ${6 + index}::json)'
+            " WHERE EXISTS (SELECT FROM advanced)"
+            f' ON CONFLICT ({", ".join(key)}) DO UPDATE SET {replaced}{guard})'
+        )
+    return "WITH " + ",\n".join(steps) + "\nSELECT count(*) FROM advanced"
