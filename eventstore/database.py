@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from domain.errors import ServiceUnavailableError
+from eventstore.metrics import observe_pool_wait
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,14 @@ class Database:
                     server_settings=SERVER_SETTINGS,
                 )
         return self._raw_pool
+
+    def raw_pool_usage(self) -> tuple[int, int] | None:
+        """The raw pool's (open, in use) connections; None until it is made."""
+        pool = self._raw_pool
+        if pool is None:
+            return None
+        size = pool.get_size()
+        return size, size - pool.get_idle_size()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -243,5 +253,7 @@ class ReadEngine:
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection; failing to reach the database, on connect or in use, is ServiceUnavailableError."""
         with unavailable_as_error():
+            asked = time.perf_counter()
             async with self.engine.connect() as conn:
+                observe_pool_wait(time.perf_counter() - asked)
                 yield conn

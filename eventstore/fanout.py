@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 from eventstore.messages import RESYNC, Notice
+from eventstore.metrics import observe_inbox_overflow
 
 INBOX_SIZE = 1000
 
@@ -29,6 +30,7 @@ class Inbox:
         try:
             self._queue.put_nowait(notice)
         except asyncio.QueueFull:
+            observe_inbox_overflow()
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(RESYNC)

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from eventstore.bus import Subscription
 from eventstore.fanout import Fanout
 from eventstore.messages import Notice, decode, encode
+from eventstore.metrics import observe_resync
 from eventstore.tasks import BackgroundTask
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class RedisBus:
                 backoff = 0.1
                 # Whatever was published while we were not subscribed is lost: tell everyone.
                 self._fanout.deliver_resync()
+                observe_resync("bus")
                 logger.info("redis bus listening on %s", self._url)
                 while True:
                     message = await pubsub.get_message(timeout=LISTEN_TIMEOUT)
@@ -99,6 +101,7 @@ class RedisBus:
                     logger.warning("redis bus disconnected: %r; reconnecting", error)
                 self._healthy = False
                 self._fanout.deliver_resync()
+                observe_resync("bus")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
             finally:

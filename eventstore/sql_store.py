@@ -21,6 +21,7 @@ from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEven
 from eventstore.bus import NotificationBus, announce_appended
 from eventstore.codec import decode, encode
 from eventstore.database import Database, is_unavailable
+from eventstore.metrics import observe_append_conflict
 from eventstore.tables import commands, events
 
 EVENT_COLUMNS = (
@@ -109,6 +110,8 @@ class SqlEventStore(abc.ABC):
             first, last, version = await self._write(stream_id, stream_type, documents, expected_version, command)
         except Exception as error:
             translated = _translate(error, stream_id, expected_version, command.command_id)
+            if isinstance(translated or error, ConcurrencyConflictError):
+                observe_append_conflict()
             if translated is None:
                 raise
             raise translated from error

@@ -15,6 +15,8 @@ from orderly.bootstrap import Container, build_container
 from orderly.cors import cors_middleware
 from orderly.graphiql.assets import asset_routes
 from orderly.graphql_view import OrderlyGraphQL
+from orderly.metrics_endpoint import metrics_route
+from orderly.metrics_exporter import MetricsExporter
 from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
 from resolvers.graphql_schema import build_schema
@@ -33,14 +35,18 @@ def create_app(
     if container.services is None:
         raise ValueError("the API needs a container built with api=True")
     settings = container.settings
+    authenticator = Authenticator(settings.auth)
     graphql = OrderlyGraphQL(
-        build_schema(introspection=settings.introspection, limits=settings.operation_limits),
+        build_schema(
+            introspection=settings.introspection, limits=settings.operation_limits, metrics=settings.metrics.collecting
+        ),
         gated_services(container.services),
-        authenticator=Authenticator(settings.auth),
+        authenticator=authenticator,
         allowed_origins=settings.cors_origins,
         graphql_ide="graphiql" if settings.graphiql else None,
     )
     guards = TransportGuards.build(settings, graphql)
+    exporter = MetricsExporter(container, settings.metrics)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -56,11 +62,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await container.start()
-        if after_start is not None:
-            after_start()
         try:
+            await exporter.start()
+            if after_start is not None:
+                after_start()
             yield
         finally:
+            await exporter.stop()
             await guards.close()
             await container.stop()
 
@@ -71,9 +79,11 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *(asset_routes() if settings.graphiql else []),
+            *([metrics_route(exporter, authenticator)] if settings.metrics.enabled else []),
         ],
         middleware=[*cors_middleware(settings.cors_origins), *guards.middleware],
         lifespan=lifespan,
     )
     app.state.container = container
+    app.state.metrics = exporter
     return app

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from orderly.auth.settings import describe, open_serve_refusal
 from orderly.bootstrap import build_container
 from orderly.gc_tuning import freeze_startup_objects
+from orderly.metrics_exporter import MetricsExporter
 from orderly.migrate import migrate
 from orderly.settings import Settings, SettingsError
 from projections.registry import PROJECTIONS
@@ -76,16 +77,19 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _project(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         container = build_container(settings.with_changes(run_projectors=True), api=False)
+        exporter = MetricsExporter(container, settings.metrics)  # serves only on ORDERLY_METRICS_PORT
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await container.start()
-        freeze_startup_objects()
-        logger.info("projectors running against %s", settings.database_url)
         try:
+            await exporter.start()
+            freeze_startup_objects()
+            logger.info("projectors running against %s", settings.database_url)
             await stop.wait()
         finally:
+            await exporter.stop()
             await container.stop()
 
     if settings.is_embedded:

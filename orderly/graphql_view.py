@@ -27,6 +27,7 @@ from orderly.auth.responses import unauthenticated_payload, unauthenticated_resp
 from orderly.graphiql.page import graphiql_page
 from orderly.http_errors import request_error_response
 from orderly.media_types import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
+from orderly.metrics import open_socket
 from orderly.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from schema.context import Context, Services
 from schema.errors import UnauthenticatedError
@@ -52,7 +53,8 @@ class OrderlyGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)
+            with open_socket():
+                await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from orderly.metrics import observe_rate_refusal
 from schema.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,12 @@ class RateLimiter:
 
     async def take(self, key: str) -> float | None:
         """Take a token for key: None when allowed, else the seconds to wait (Retry-After)."""
+        wait = await self._take(key)
+        if wait is not None:
+            observe_rate_refusal()
+        return wait
+
+    async def _take(self, key: str) -> float | None:
         if self.shared is not None:
             now = self._clock()
             if self._shared_down_until is None or now >= self._shared_down_until:

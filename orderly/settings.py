@@ -9,6 +9,7 @@ from typing import Any
 
 from orderly.auth.settings import AuthSettings
 from orderly.limit_settings import OperationLimits, TransportLimits
+from orderly.metrics_settings import MetricsSettings
 from orderly.setting_values import (
     SettingsError,
     boolean,
@@ -48,6 +49,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     operation_limits: OperationLimits = field(default_factory=OperationLimits)
     transport_limits: TransportLimits = field(default_factory=TransportLimits)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +75,7 @@ class Settings:
             auth=AuthSettings.from_mapping(env),
             operation_limits=OperationLimits.from_mapping(env),
             transport_limits=TransportLimits.from_mapping(env),
+            metrics=MetricsSettings.from_mapping(env),
         )
 
     def with_changes(self, **changes: Any) -> Settings:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from eventstore.bus import Subscription
 from eventstore.messages import Notice, ProjectionAdvanced
+from projections.metrics import ORDER_VERSION, observed_wait
 from projections.order_views.queries import NAME as ORDER_VIEWS
 from projections.order_views.queries import OrderView
 
@@ -50,17 +51,19 @@ async def wait_for_order_version(
     """The order's view once it reaches min_version, or what it has when timeout (None: never) passes."""
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
-    async with tracker.listen(ORDER_VIEWS, key=order_id) as inbox:
-        view = await orders.get(order_id)
-        while view is None or view.version < min_version:
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                break
-            notice = await inbox.get(timeout=remaining)
-            if notice is None:
-                break
-            if _concerns(notice, order_id, 0 if view is None else view.version):
-                view = await orders.get(order_id)
+    with observed_wait(ORDER_VERSION) as outcome:
+        async with tracker.listen(ORDER_VIEWS, key=order_id) as inbox:
+            view = await orders.get(order_id)
+            while view is None or view.version < min_version:
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    break
+                notice = await inbox.get(timeout=remaining)
+                if notice is None:
+                    break
+                if _concerns(notice, order_id, 0 if view is None else view.version):
+                    view = await orders.get(order_id)
+        outcome.reached = view is not None and view.version >= min_version
     return view
 
 

@@ -22,6 +22,7 @@ from eventstore.messages import ProjectionAdvanced
 from eventstore.tasks import BackgroundTask
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.doorbell import Doorbell, Wake
+from projections.metrics import observe_batch, observe_batch_conflict
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
 from projections.slow_batch import SLOW_BATCH_SECONDS, BatchTimings, report_if_slow
@@ -186,6 +187,7 @@ class ProjectionRunner:
         changes = await self._projector.plan(self._read_models, events)
         planned = time.perf_counter()
         if not await self._read_models.commit_batch(self.name, from_position, to_position, state, changes.upserts):
+            observe_batch_conflict(self.name)
             return None
         committed = time.perf_counter()
         self._position = to_position
@@ -194,6 +196,7 @@ class ProjectionRunner:
             name=self.name, from_position=from_position, position=to_position, streams=changes.streams
         )
         await self._bus.publish(projection_channel(self.name), notice)
+        observe_batch(self.name, len(events), time.perf_counter() - started)
         if self._live and state is ProjectionState.RUNNING:
             marks = BatchTimings(
                 started=started, read=read, planned=planned, committed=committed, announced=time.perf_counter()

@@ -17,8 +17,10 @@ from contextlib import AbstractAsyncContextManager
 from eventstore.bus import NotificationBus, Subscription, projection_channel
 from eventstore.fanout import Fanout
 from eventstore.messages import Notice, ProjectionAdvanced
+from eventstore.metrics import observe_resync
 from eventstore.tasks import BackgroundTask
 from projections.checkpoints import checkpoint_position, read_checkpoints
+from projections.metrics import POSITION, observed_wait
 from projections.read_models import ReadModelStore
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,11 @@ class ProjectionTracker:
         self._require(name)
         if not self.running:
             raise RuntimeError("the projection tracker is not started")
+        with observed_wait(POSITION) as outcome:
+            outcome.reached = await self._wait_for_position(name, position, timeout)
+        return outcome.reached
+
+    async def _wait_for_position(self, name: str, position: int, timeout: float | None) -> bool:
         known = self._known[name]
         if known is not None and known >= position:
             return True
@@ -149,6 +156,7 @@ class ProjectionTracker:
         # either way listeners cannot trust what they were told.
         self._set(name, position)
         self._listeners[name].deliver_resync()
+        observe_resync("tracker")
 
     def _on_notice(self, notice: Notice) -> None:
         if not isinstance(notice, ProjectionAdvanced):
@@ -168,6 +176,7 @@ class ProjectionTracker:
             self._deliver(name, notice)
         else:
             self._listeners[name].deliver_resync()
+            observe_resync("tracker")
 
     def _set(self, name: str, position: int) -> None:
         self._known[name] = position
@@ -182,3 +191,4 @@ class ProjectionTracker:
     def _broadcast_resync(self) -> None:
         for listeners in self._listeners.values():
             listeners.deliver_resync()
+        observe_resync("tracker")

@@ -26,6 +26,7 @@ from resolvers.document_validation import GuardedValidationCache, coded, mutatio
 from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
 from resolvers.operation_budget import OperationBudget
+from resolvers.operation_metrics import OperationMetrics
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
 from schema.errors import assign_codes
@@ -43,14 +44,16 @@ class OrderlySchema(strawberry.Schema):
 
 
 def build_schema(
-    *, introspection: bool = True, limits: DocumentLimits | None = None, **overrides: Any
+    *, introspection: bool = True, limits: DocumentLimits | None = None, metrics: bool = False, **overrides: Any
 ) -> OrderlySchema:
-    """The Orders API schema with its document limits and a parse and validation cache of its own."""
+    """The Orders API schema with its document limits and a parse and validation cache of its own;
+    with `metrics`, each operation is timed and its errors counted (resolvers/operation_metrics.py)."""
+    extensions = limit_extensions(limits or DocumentLimits(), introspection=introspection)
     return OrderlySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=limit_extensions(limits or DocumentLimits(), introspection=introspection),
+        extensions=[OperationMetrics, *extensions] if metrics else extensions,
         # The default resolver stays getattr: LeafFieldExecutionContext reads attributes itself.
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=LeafFieldExecutionContext,
