@@ -20,6 +20,7 @@ from orderly.metrics_exporter import MetricsExporter
 from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
 from resolvers.graphql_schema import build_schema
+from resolvers.operation_metrics import OperationNames
 from schema.read_gate import gated_services
 
 
@@ -38,7 +39,9 @@ def create_app(
     authenticator = Authenticator(settings.auth)
     graphql = OrderlyGraphQL(
         build_schema(
-            introspection=settings.introspection, limits=settings.operation_limits, metrics=settings.metrics.collecting
+            introspection=settings.introspection,
+            limits=settings.operation_limits,
+            metrics=OperationNames(settings.metrics.operation_names) if settings.metrics.collecting else None,
         ),
         gated_services(container.services),
         authenticator=authenticator,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from orderly.setting_values import SettingsError, boolean, port, positive_float, read
+from orderly.setting_values import SettingsError, boolean, non_negative_int, port, positive_float, read
+from resolvers.operation_metrics import MAX_OPERATION_NAMES
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -19,6 +20,7 @@ class MetricsSettings:
     port: int | None = None
     host: str = "127.0.0.1"
     scrape_timeout: float = 5.0  # seconds for the database reads of one scrape
+    operation_names: int = MAX_OPERATION_NAMES  # distinct operation names used as label values
 
     @property
     def collecting(self) -> bool:
@@ -42,4 +44,5 @@ class MetricsSettings:
             port=read(env, "ORDERLY_METRICS_PORT", port, d.port),
             host=read(env, "ORDERLY_METRICS_HOST", str, d.host),
             scrape_timeout=read(env, "ORDERLY_METRICS_SCRAPE_TIMEOUT", positive_float, d.scrape_timeout),
+            operation_names=read(env, "ORDERLY_METRICS_OPERATION_NAMES", non_negative_int, d.operation_names),
         )

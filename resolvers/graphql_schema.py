@@ -26,7 +26,7 @@ from resolvers.document_validation import GuardedValidationCache, coded, mutatio
 from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
 from resolvers.operation_budget import OperationBudget
-from resolvers.operation_metrics import OperationMetrics
+from resolvers.operation_metrics import OperationMetrics, OperationNames
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
 from schema.errors import assign_codes
@@ -44,16 +44,24 @@ class OrderlySchema(strawberry.Schema):
 
 
 def build_schema(
-    *, introspection: bool = True, limits: DocumentLimits | None = None, metrics: bool = False, **overrides: Any
+    *,
+    introspection: bool = True,
+    limits: DocumentLimits | None = None,
+    metrics: OperationNames | None = None,
+    **overrides: Any,
 ) -> OrderlySchema:
     """The Orders API schema with its document limits and a parse and validation cache of its own;
-    with `metrics`, each operation is timed and its errors counted (resolvers/operation_metrics.py)."""
+    with `metrics` (the operation names to label with), each operation is timed and its errors
+    counted (resolvers/operation_metrics.py)."""
     extensions = limit_extensions(limits or DocumentLimits(), introspection=introspection)
+    if metrics is not None:
+        names = metrics
+        extensions = [lambda: OperationMetrics(names), *extensions]
     return OrderlySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[OperationMetrics, *extensions] if metrics else extensions,
+        extensions=extensions,
         # The default resolver stays getattr: LeafFieldExecutionContext reads attributes itself.
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=LeafFieldExecutionContext,

@@ -3,8 +3,10 @@
 Latency (for a subscription: its lifetime) and errors by code are counted per operation
 name and type; open subscriptions are a gauge. Operation names are chosen by clients, so
 a name becomes a label value only once its operation passed validation, and only the
-first MAX_OPERATION_NAMES such names of the process do; every other one is "other" and an
-unnamed operation is "anonymous". Codes outside the contract's table are "OTHER".
+first ORDERLY_METRICS_OPERATION_NAMES (100) such names of the process do; every other one
+is "other" and an unnamed operation is "anonymous". Codes outside the contract's table are
+"OTHER". A request refused before it is an operation (no query, no single operation to run,
+a type the transport does not serve: an HTTP 400) is not counted.
 
 The hook costs two clock reads and one histogram observation per operation; it runs only
 when metrics are on (ORDERLY_METRICS or ORDERLY_METRICS_PORT), so the leaf-field fast
@@ -19,18 +21,24 @@ from collections.abc import Iterable, Iterator
 
 from graphql import GraphQLError
 from prometheus_client import Counter, Gauge, Histogram
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from schema.errors import ERROR_CODES, error_code
 
-MAX_OPERATION_NAMES = 200
+MAX_OPERATION_NAMES = 100
 ANONYMOUS = "anonymous"
 OTHER = "other"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 UNKNOWN_TYPE = "unknown"  # the document could not be parsed, or named no single operation
 KNOWN_CODES = frozenset({*ERROR_CODES.values(), INTERNAL_SERVER_ERROR})
+# strawberry raises these before an operation exists; the HTTP view answers them with a 400 (its
+# fast path hands them to strawberry's own, which meets them again) and WebSocket handlers turn
+# them into an error result, counted there.
+_NOT_AN_OPERATION = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
 
 OPERATION_SECONDS = Histogram(
     "orderly_graphql_operation_seconds",
@@ -69,9 +77,6 @@ class OperationNames:
         return name
 
 
-NAMES = OperationNames()
-
-
 def code_label(code: object) -> str:
     """The code as a label value: one of the contract's, else OTHER."""
     return code if isinstance(code, str) and code in KNOWN_CODES else "OTHER"
@@ -86,7 +91,9 @@ def count_errors(operation: str, kind: str, errors: Iterable[GraphQLError]) -> N
 class OperationMetrics(SchemaExtension):
     """Times each operation and counts its errors; streams (WebSocket) count each result's errors."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: OperationNames) -> None:
+        self._names = names
+        self._refused = False
         self._valid = False
         self._streamed = False
         self._open_subscription = False
@@ -105,6 +112,9 @@ class OperationMetrics(SchemaExtension):
         started = time.perf_counter()
         try:
             yield
+        except _NOT_AN_OPERATION:
+            self._refused = True
+            raise
         except Exception as error:
             # Raised out of a hook (the cost limit, a refused request): strawberry codes it after this.
             code = error_code(error) or ("BAD_USER_INPUT" if not self._valid else INTERNAL_SERVER_ERROR)
@@ -118,7 +128,8 @@ class OperationMetrics(SchemaExtension):
         finally:
             if self._open_subscription:
                 OPEN_SUBSCRIPTIONS.dec()
-            OPERATION_SECONDS.labels(self._name(), self._operation_type()).observe(time.perf_counter() - started)
+            if not self._refused:
+                OPERATION_SECONDS.labels(self._name(), self._operation_type()).observe(time.perf_counter() - started)
 
     def on_stream_result(self, result: ExecutionResult) -> Iterator[None]:  # type: ignore[override]
         """A WebSocket operation's result: count its errors as it goes out."""
@@ -128,7 +139,7 @@ class OperationMetrics(SchemaExtension):
         yield
 
     def _name(self) -> str:
-        return NAMES.label(self.execution_context.operation_name, valid=self._valid)
+        return self._names.label(self.execution_context.operation_name, valid=self._valid)
 
     def _operation_type(self) -> str:
         try:

@@ -151,3 +151,13 @@ async def test_the_exposition_carries_no_order_or_customer_ids(api: RunningServe
     text = (await api.http.get(metrics_url(api))).text
     assert order_id not in text and customer not in text
     assert has_series(await scrape(api.http, metrics_url(api)), "orderly_append_conflicts_total")
+
+
+async def test_a_request_refused_before_it_is_an_operation_is_not_counted(api: RunningServer) -> None:
+    before = await scrape(api.http, metrics_url(api))
+    refused = await api.http.post(api.url, json={"query": WATCH, "variables": {"id": "x"}})
+    assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # a subscription over HTTP
+    after = await scrape(api.http, metrics_url(api))
+    for operation in ("Watch", "other"):
+        assert value(after, SECONDS, operation=operation, type="subscription") == value(
+            before, SECONDS, operation=operation, type="subscription")
