@@ -2,7 +2,7 @@
 authentication is on (Prometheus sends the token with `authorization: credentials_file`).
 
 With authentication off the API serves only a loopback host (orderly serve refuses any
-other, see orderly/auth/settings.py), so there /metrics is as open as /graphql. The route
+other unless ORDERLY_AUTH=off, see orderly/auth/settings.py): /metrics is then as open as /graphql. The route
 is outside the rate limit (which covers /graphql only): a refused scrape is a gap in every
 graph. Answers carry no customer or order ids (see resolvers/operation_metrics.py).
 """

@@ -14,6 +14,7 @@ separate listener (ORDERLY_METRICS_PORT) is prometheus_client's own threaded HTT
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -85,11 +86,18 @@ class ReadSideSeries(Collector):
         up = GaugeMetricFamily("orderly_metrics_database_up", "1 when this scrape could read the database, else 0")
         if _running_loop() is self._loop:  # waiting here for the loop would wait forever
             raise RuntimeError("render the registry off the event loop (MetricsExporter.render does)")
-        future = asyncio.run_coroutine_threadsafe(self._read(), self._loop)
+        future: concurrent.futures.Future[ReadSideTruth] | None = None
         try:
+            read = self._read()
+            try:
+                future = asyncio.run_coroutine_threadsafe(read, self._loop)
+            except RuntimeError:  # the loop has closed: the process is stopping
+                read.close()
+                raise
             truth = future.result(self._timeout)
         except Exception as error:  # noqa: BLE001 - a scrape reports the failure, it does not fail
-            future.cancel()
+            if future is not None:
+                future.cancel()
             log.warning("metrics: could not read the read side's state: %r", error)
             up.add_metric([], 0)
             yield up
