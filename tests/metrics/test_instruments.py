@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
+from strawberry.extensions import SchemaExtension
 
 from domain.errors import ConcurrencyConflictError
 from eventstore.database import Database
 from eventstore.fanout import Inbox
+from eventstore.messages import RESYNC
+from eventstore.redis_bus import RedisBus
 from orderly.bootstrap import build_container, open_event_store
 from orderly.metrics_exporter import MetricsExporter
 from orderly.metrics_settings import MetricsSettings
 from orderly.settings import Settings, SettingsError
-from resolvers.operation_metrics import ANONYMOUS, OTHER, OperationNames, code_label
+from resolvers.graphql_schema import build_schema
+from resolvers.operation_metrics import ANONYMOUS, OTHER, OperationMetrics, OperationNames, code_label
 from tests.eventstore.test_store_contract import created, shipped, stamp
 from tests.metrics.scrape import parse
 from tests.support.redis_server import free_port
@@ -25,6 +29,10 @@ from tests.support.redis_server import free_port
 
 def sample(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
+
+
+def sample_labelled(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_an_append_conflict_is_counted(database: Database) -> None:
@@ -122,3 +130,26 @@ async def test_a_metrics_port_in_use_is_a_clear_error(sqlite_template: Path, tmp
                 await exporter.start()
         finally:
             await container.database.dispose()
+
+
+def test_operation_metrics_hook_the_operation_never_a_field() -> None:
+    extensions = build_schema(metrics=OperationNames()).get_extensions()
+    metered = [extension for extension in extensions if isinstance(extension, OperationMetrics)]
+    assert len(metered) == 1
+    # No resolve(): strawberry installs no middleware for it, so LeafFieldExecutionContext keeps its fast path.
+    assert type(metered[0]).resolve is SchemaExtension.resolve
+    assert not any(isinstance(extension, OperationMetrics) for extension in build_schema().get_extensions())
+
+
+@pytest.mark.redis
+async def test_a_redis_connection_is_a_bus_resync(redis_url: str) -> None:
+    before = sample_labelled("orderly_bus_resyncs_total", source="bus")
+    bus = RedisBus(redis_url, namespace=f"metrics-{uuid.uuid4().hex[:8]}")
+    async with bus.subscribe("anything") as inbox:
+        await bus.start()
+        try:
+            assert bus.is_healthy()
+            assert await inbox.get(timeout=5) is RESYNC
+        finally:
+            await bus.close()
+    assert sample_labelled("orderly_bus_resyncs_total", source="bus") == before + 1
