@@ -8,6 +8,7 @@ import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -83,3 +84,23 @@ async def test_api_and_projector_processes_report_the_same_lag(postgres_url: str
             assert read_side(answered) == read_side(caught_up)
             for name in PROJECTIONS:
                 assert value(answered, "orderly_projection_lag_seconds", projection=name) == 0
+
+
+async def test_parked_streams_are_reported_once_their_table_exists(postgres_url: str) -> None:
+    settings = server_settings(postgres_url, run_projectors=False, metrics=MetricsSettings(enabled=True))
+    async with running_server(settings) as api:
+        url = f"{api.base_url}/metrics"
+        assert not any(name == "orderly_parked_streams" for name, _ in await scrape(api.http, url))
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            # The shape issue 12's parking adds (projection, stream_id, ...); only those two columns are read.
+            await connection.execute("CREATE TABLE parked_streams (projection text NOT NULL, stream_id text NOT NULL)")
+            await connection.execute(
+                "INSERT INTO parked_streams VALUES ('order_views', 'o-1'), ('order_views', 'o-2'), "
+                "('customer_summaries', 'o-1')"
+            )
+        finally:
+            await connection.close()
+        samples = await scrape(api.http, url)
+    assert value(samples, "orderly_parked_streams", default=-1, projection="order_views") == 2
+    assert value(samples, "orderly_parked_streams", default=-1, projection="customer_summaries") == 1
