@@ -42,6 +42,7 @@ POSITION = "position"
 REACHED = "reached"
 TIMED_OUT = "timed_out"
 CANCELLED = "cancelled"  # the client went away (or the server stopped) first
+FAILED = "failed"  # the wait raised (the database could not be read)
 
 
 def observe_batch(projection: str, events: int, seconds: float) -> None:
@@ -74,7 +75,7 @@ def observed_wait(kind: str) -> Iterator[WaitOutcome]:
     except (asyncio.CancelledError, GeneratorExit):
         raise
     except Exception:
-        label = "failed"
+        label = FAILED
         raise
     finally:
         WAIT_SECONDS.labels(kind, label).observe(time.perf_counter() - started)
