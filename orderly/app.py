@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
@@ -15,6 +16,7 @@ from orderly.bootstrap import Container, build_container
 from orderly.cors import cors_middleware
 from orderly.graphiql.assets import asset_routes
 from orderly.graphql_view import OrderlyGraphQL
+from orderly.request_ids import RequestIds
 from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
 from resolvers.graphql_schema import build_schema
@@ -72,7 +74,7 @@ def create_app(
             Route("/readyz", readyz),
             *(asset_routes() if settings.graphiql else []),
         ],
-        middleware=[*cors_middleware(settings.cors_origins), *guards.middleware],
+        middleware=[Middleware(RequestIds), *cors_middleware(settings.cors_origins), *guards.middleware],
         lifespan=lifespan,
     )
     app.state.container = container

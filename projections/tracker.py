@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 
+from eventstore import tracing
 from eventstore.bus import NotificationBus, Subscription, projection_channel
 from eventstore.fanout import Fanout
 from eventstore.messages import Notice, ProjectionAdvanced
@@ -157,6 +158,7 @@ class ProjectionTracker:
             self._poll_soon = True
             return
         name, position = notice.name, notice.position
+        tracing.saw_batch(name, notice.from_position, position, notice.traceparent)
         if name not in self._known:
             log.warning("projection tracker ignored a notice of an unknown projection %r", notice)
             return

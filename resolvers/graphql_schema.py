@@ -26,6 +26,7 @@ from resolvers.document_validation import GuardedValidationCache, coded, mutatio
 from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
 from resolvers.operation_budget import OperationBudget
+from resolvers.operation_scope import OperationScope
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
 from schema.errors import assign_codes
@@ -71,6 +72,7 @@ def limit_extensions(limits: DocumentLimits, *, introspection: bool) -> list[Cal
         mutation_limit_rule(limits.max_mutations),
     ]
     extensions: list[Callable[[], SchemaExtension]] = [
+        OperationScope,  # first: the log scope (and span) cover the whole operation
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: AddValidationRules(rules),
         lambda: GuardedParserCache(cache, max_document_bytes=limits.max_document_bytes),

@@ -7,6 +7,7 @@ import strawberry
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
 from domain.issuers import command_key
 from domain.values import LineItem
+from eventstore import log_context
 from resolvers.arguments import check_expected_version, command_id, new_order_id
 from resolvers.authorization import ANY_ROLE, STAFF, Authorized, issuer_of, new_order_customer
 from resolvers.input_values import ValidInput
@@ -18,6 +19,7 @@ Info = strawberry.Info[Context, None]
 
 
 async def _dispatch(services: Services, command: Command) -> CommandResult:
+    log_context.annotate(command_id=command.command_id, order_id=command.order_id)
     result = await services.commands.dispatch(command)
     return CommandResult.from_result(result, command.command_id)
 

@@ -6,9 +6,12 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from eventstore import log_context
 from projections.consistency import order_updates, wait_for_order_version
+from projections.order_views.queries import NAME as ORDER_VIEWS
 from resolvers.arguments import check_min_version, check_projection, timeout_seconds
 from resolvers.authorization import ANY_ROLE, Authorized, visible_orders
+from resolvers.confirmation import confirmation
 from resolvers.input_values import ValidInput
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
@@ -32,6 +35,7 @@ class Subscription:
         self, info: Info, order_id: strawberry.ID, min_version: int, timeout_ms: int | None = None
     ) -> AsyncGenerator[Order, None]:
         services = info.context.services
+        log_context.annotate(order_id=str(order_id))
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
         reader = visible_orders(info.context.principal, services.order_reader)
@@ -40,7 +44,8 @@ class Subscription:
             raise ConsistencyTimeoutError(
                 f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
             )
-        yield Order.from_view(view)
+        with confirmation("orderProjected", ORDER_VIEWS, view.position):
+            yield Order.from_view(view)
 
     @strawberry.subscription(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
@@ -51,6 +56,7 @@ class Subscription:
     )
     async def order_updated(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
         services = info.context.services
+        log_context.annotate(order_id=str(order_id))
         reader = visible_orders(info.context.principal, services.order_reader)
         versions = order_updates(services.tracker, reader, str(order_id))
         try:
@@ -71,6 +77,7 @@ class Subscription:
     ) -> AsyncGenerator[ProjectionStatus, None]:
         services = info.context.services
         check_projection(name, services.projection_names)
+        log_context.annotate(projection=name)
         timeout = timeout_seconds(timeout_ms)
         reached = await services.tracker.wait_for_position(name, position, timeout)
         if not reached:
@@ -79,7 +86,8 @@ class Subscription:
             )
         status = await services.status(name)
         assert status is not None, "check_projection let an unknown projection through"
-        yield ProjectionStatus.from_view(status)
+        with confirmation("projectionCaughtUp", name, position):
+            yield ProjectionStatus.from_view(status)
 
 
 
