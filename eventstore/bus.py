@@ -72,6 +72,7 @@ async def announce_appended(
         stream_id=stream_id, version=version, first_position=first_position, position=position,
         traceparent=tracing.traceparent(),
     )
+    tracing.saw_append(first_position, position, notice.traceparent)  # this process's runners link to it
     try:
         await bus.publish(EVENTS_CHANNEL, notice)
     except Exception:

@@ -9,11 +9,13 @@ projector batch that applied the append, and the subscription message that confi
 The last two live in other tasks, often other processes, so they are LINKED, not parented:
 the append's context travels in its EventsAppended notice, the batch's in ProjectionAdvanced
 (`traceparent`, W3C form). A runner's doorbell and the API's tracker hand the notices they
-receive to `saw_append` / `saw_batch`, which remember the recent ones by position; the batch
-span links to the appends inside (from, to], a subscription message to the batch that applied
-its position. The bus is a doorbell, so a lost notice loses a link, never an event. A column
-in the events table would carry the context without loss, at the price of a migration and a
-wider row on every append whether tracing is on or not.
+receive (and the publisher its own appends) to `saw_append` / `saw_batch`, which remember the
+recent ones by position; the batch span links to the appends inside (from, to], a subscription
+message to the batch that applied its position. The bus is a doorbell, so a lost notice loses
+a link, never an event; so does a notice still queued when a catching-up runner reads its
+batch (the doorbell reads notices only while the runner waits). A column in the events table
+would carry the context without loss, at the price of a migration and a wider row on every
+append whether tracing is on or not.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def saw_append(first_position: int, position: int, context: str | None) -> None:
 
 def append_links(from_position: int, to_position: int) -> list[str]:
     """The contexts of the remembered appends inside (from_position, to_position]."""
-    return [context for first, last, context in _appends if from_position < first and last <= to_position]
+    inside = (context for first, last, context in _appends if from_position < first and last <= to_position)
+    return list(dict.fromkeys(inside))  # an append seen twice (published here, then heard back) links once
 
 
 def saw_batch(name: str, from_position: int, position: int, context: str | None) -> None:
