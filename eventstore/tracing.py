@@ -48,19 +48,24 @@ def enabled() -> bool:
     return _tracer is not None
 
 
-def span(name: str, attributes: Mapping[str, Any] | None = None, links: Sequence[str] = ()) -> AbstractContextManager[Any]:
-    """A span made current for the block, linked to the traceparents given; a null context when off."""
+def span(
+    name: str, attributes: Mapping[str, Any] | None = None, links: Sequence[str] = (), parent: str | None = None
+) -> AbstractContextManager[Any]:
+    """A span made current for the block, linked to the traceparents given (a child of `parent`, a
+    caller's traceparent, when well-formed; else of the current span); a null context when off."""
     if _tracer is None:
         return _NULL
-    return _current_span(name, attributes, links)
+    return _current_span(name, attributes, links, parent)
 
 
 @contextmanager
-def _current_span(name: str, attributes: Mapping[str, Any] | None, links: Sequence[str]) -> Iterator[Any]:
+def _current_span(name: str, attributes: Mapping[str, Any] | None, links: Sequence[str], parent: str | None) -> Iterator[Any]:
     from opentelemetry import context as otel_context
     from opentelemetry import trace
 
-    started = _tracer.start_span(name, attributes=dict(attributes or {}), links=_links(links))
+    remote = _span_context(parent) if parent is not None else None
+    context = None if remote is None else trace.set_span_in_context(trace.NonRecordingSpan(remote))
+    started = _tracer.start_span(name, context=context, attributes=dict(attributes or {}), links=_links(links))
     token = otel_context.attach(trace.set_span_in_context(started))
     try:
         yield started
@@ -135,12 +140,17 @@ def batch_link(name: str, position: int) -> list[str]:
 def _links(traceparents: Sequence[str]) -> list[Any]:
     from opentelemetry import trace
 
-    links = []
-    for value in traceparents:
-        match = _TRACEPARENT.fullmatch(value)
-        if match is None:
-            continue
-        trace_id, span_id, flags = (int(part, 16) for part in match.groups())
-        context = trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(flags))
-        links.append(trace.Link(context))
-    return links
+    contexts = (_span_context(value) for value in traceparents)
+    return [trace.Link(context) for context in contexts if context is not None]
+
+
+def _span_context(traceparent: str) -> Any:
+    from opentelemetry import trace
+
+    match = _TRACEPARENT.fullmatch(traceparent)
+    if match is None:
+        return None
+    trace_id, span_id, flags = (int(part, 16) for part in match.groups())
+    if trace_id == 0 or span_id == 0:  # W3C: all zeros is invalid
+        return None
+    return trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(flags))

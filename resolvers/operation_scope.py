@@ -1,4 +1,5 @@
-"""Each GraphQL operation in its own log scope (and, with tracing on, its own span).
+"""Each GraphQL operation in its own log scope (and, with tracing on, its own span, continuing
+the caller's trace when the request carries a W3C traceparent header).
 
 An operation-level hook only (on_operation, on_execute): no resolve hook, so the per-field
 fast path (leaf_fields.py) stays on. The scope holds the operation's name and type; the
@@ -25,7 +26,8 @@ class OperationScope(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         """The scope (and the span) around parsing, validation and execution."""
         name = _bounded_name(self.execution_context.operation_name)
-        with log_context.scope(operation_name=name), tracing.span("graphql.operation") as span:
+        parent = _incoming_traceparent(self.execution_context.context) if tracing.enabled() else None
+        with log_context.scope(operation_name=name), tracing.span("graphql.operation", parent=parent) as span:
             self._span = span
             yield
 
@@ -42,6 +44,14 @@ class OperationScope(SchemaExtension):
             if name is not None:
                 span.set_attribute("graphql.operation.name", name)
         yield
+
+
+def _incoming_traceparent(context: object) -> str | None:
+    # The caller's W3C traceparent (HTTP request, or the WebSocket's upgrade request): the
+    # operation continues the caller's trace. tracing.span ignores a malformed one.
+    headers = getattr(getattr(context, "request", None), "headers", None)
+    value = None if headers is None else headers.get("traceparent")
+    return value if isinstance(value, str) else None
 
 
 def _bounded_name(name: str | None) -> str | None:

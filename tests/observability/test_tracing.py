@@ -78,7 +78,11 @@ async def test_a_write_is_linked_from_its_operation_to_the_message_that_confirme
         warm_up = (await api.gql.data(CREATE, {"input": order_input()}))["createOrder"]
         await api.gql.data("query($id: ID!) { order(orderId: $id, minVersion: 1, waitMs: 10000) { version } }",
                            {"id": warm_up["orderId"]})
-        created = (await api.gql.data(CREATE, {"input": order_input()}))["createOrder"]
+        caller = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+        response = await api.http.post(
+            api.url, json={"query": CREATE, "variables": {"input": order_input()}}, headers={"traceparent": caller}
+        )
+        created = response.json()["data"]["createOrder"]
         async with websocket(api.url, TRANSPORT_WS) as ws:
             caught_up = await ws.subscribe(CAUGHT_UP, {"p": created["position"]})
             assert (await caught_up.next_message())[0] == "next"
@@ -92,6 +96,8 @@ async def test_a_write_is_linked_from_its_operation_to_the_message_that_confirme
     assert append.parent is not None
     [operation] = [span for span in spans if span.context is not None and span.context.span_id == append.parent.span_id]
     assert operation.name == "graphql.mutation Create"
+    assert operation.parent is not None and (operation.parent.trace_id, operation.parent.span_id) == (
+        int("ab" * 16, 16), int("cd" * 8, 16))  # the caller's trace goes on
     batch = only(spans, "projection.batch", **{"orderly.projection": "order_views", "orderly.position": created["position"]})
     confirmed = only(spans, "subscription.message projectionCaughtUp")
     projected_message = only(spans, "subscription.message orderProjected")
