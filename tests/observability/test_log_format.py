@@ -8,8 +8,10 @@ import sys
 
 import orjson
 import pytest
+from uvicorn.config import LOGGING_CONFIG
 
 from eventstore import log_context
+from orderly.log_config import uvicorn_log_config
 from orderly.log_format import JsonAccessFormatter, JsonFormatter
 from orderly.settings import Settings, SettingsError
 
@@ -93,3 +95,11 @@ def test_the_log_format_setting() -> None:
     assert Settings.from_mapping({"ORDERLY_LOG_FORMAT": "JSON"}).log_format == "json"
     with pytest.raises(SettingsError, match="ORDERLY_LOG_FORMAT='yaml': must be text or json"):
         Settings.from_mapping({"ORDERLY_LOG_FORMAT": "yaml"})
+
+
+def test_text_stays_uvicorns_own_configuration_and_json_sends_every_logger_to_one_stream() -> None:
+    assert uvicorn_log_config("text", "INFO") is LOGGING_CONFIG
+    config = uvicorn_log_config("json", "DEBUG")
+    assert config["root"] == {"handlers": ["json"], "level": "DEBUG"}
+    assert config["loggers"]["uvicorn.access"]["handlers"] == ["access"]
+    assert {handler["stream"] for handler in config["handlers"].values()} == {"ext://sys.stderr"}

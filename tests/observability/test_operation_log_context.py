@@ -19,6 +19,7 @@ from eventstore.messages import Notice
 from orderly.log_format import JsonFormatter
 from tests.api.operations import CREATE, order_input
 from tests.conftest import fresh_database_url
+from tests.support.graphql_client import TRANSPORT_WS, websocket
 from tests.support.server import running_server, server_settings
 
 
@@ -95,3 +96,10 @@ async def test_a_failing_request_logs_its_traceback_on_one_line_with_its_request
     assert line["request_id"] == request_id
     assert (line["operation_name"], line["operation_type"]) == ("Create", "mutation")
     assert line["exception"].startswith("Traceback") and "RuntimeError: the clock broke" in line["exception"]
+
+
+async def test_a_websocket_connection_gets_a_request_id_too(sqlite_url: str) -> None:
+    async with running_server(server_settings(sqlite_url, run_projectors=False)) as api:
+        async with websocket(api.url, TRANSPORT_WS) as ws:
+            echoed = ws.socket.response.headers["x-request-id"]
+    assert len(echoed) == 32
