@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from eventstore import tracing  # noqa: E402
 from eventstore.messages import EventsAppended, ProjectionAdvanced, decode, encode  # noqa: E402
 from orderly.setting_values import SettingsError  # noqa: E402
+from orderly.settings import Settings  # noqa: E402
 from orderly.tracing_setup import configure_tracing, install_provider  # noqa: E402
 from tests.api.operations import CREATE, order_input  # noqa: E402
 from tests.conftest import fresh_database_url  # noqa: E402
@@ -69,11 +71,24 @@ def linked(span: ReadableSpan, target: ReadableSpan) -> bool:
     )
 
 
+@pytest.fixture(params=["sqlite", "postgres+redis"])
+def traced_settings(request: pytest.FixtureRequest) -> Settings:
+    """The embedded road (in-process bus), and PostgreSQL with the notices crossing Redis.
+
+    Long polls: the runner and the tracker move on the bus notices, which carry the contexts.
+    """
+    if request.param == "sqlite":
+        return server_settings(request.getfixturevalue("sqlite_url"), poll_interval=30.0)
+    return server_settings(
+        request.getfixturevalue("postgres_url"), poll_interval=30.0,
+        redis_url=request.getfixturevalue("redis_url"), bus_namespace=f"t.{uuid.uuid4().hex}",
+    )
+
+
 async def test_a_write_is_linked_from_its_operation_to_the_message_that_confirmed_it(
-    sqlite_url: str, exporter: InMemorySpanExporter
+    traced_settings: Settings, exporter: InMemorySpanExporter
 ) -> None:
-    # Long polls: the runner and the tracker move on the bus notices, which carry the contexts.
-    async with running_server(server_settings(sqlite_url, poll_interval=30.0)) as api:
+    async with running_server(traced_settings) as api:
         # A first write, seen through to the read model, settles the runners into waiting on their doorbells.
         warm_up = (await api.gql.data(CREATE, {"input": order_input()}))["createOrder"]
         await api.gql.data("query($id: ID!) { order(orderId: $id, minVersion: 1, waitMs: 10000) { version } }",
