@@ -8,14 +8,13 @@ One write is followed by four spans: the GraphQL operation, its append (a child)
 projector batch that applied the append, and the subscription message that confirmed it.
 The last two live in other tasks, often other processes, so they are LINKED, not parented:
 the append's context travels in its EventsAppended notice, the batch's in ProjectionAdvanced
-(`traceparent`, W3C form). A runner's doorbell and the API's tracker hand the notices they
-receive (and the publisher its own appends) to `saw_append` / `saw_batch`, which remember the
-recent ones by position; the batch span links to the appends inside (from, to], a subscription
-message to the batch that applied its position. The bus is a doorbell, so a lost notice loses
-a link, never an event; so does a notice still queued when a catching-up runner reads its
-batch (the doorbell reads notices only while the runner waits). A column in the events table
-would carry the context without loss, at the price of a migration and a wider row on every
-append whether tracing is on or not.
+(`traceparent`, W3C form). A projector process's tap (trace_tap.py) and the API's tracker hand
+the notices they receive (and the publisher its own appends) to `saw_append` / `saw_batch`,
+which remember the recent ones by position; the batch span links to the appends inside
+(from, to], a subscription message to the batch that applied its position. The bus is a
+doorbell, so a lost notice (or one that arrives after the batch was read) loses a link, never
+an event. A column in the events table would carry the context without loss, at the price of
+a migration and a wider row on every append whether tracing is on or not.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 from enum import Enum
 
-from eventstore import tracing
 from eventstore.bus import Subscription
 from eventstore.messages import EventsAppended
 
@@ -72,7 +71,6 @@ class Doorbell:
                 return Wake.QUIET
             if not isinstance(notice, EventsAppended):
                 return Wake.RESYNC
-            tracing.saw_append(notice.first_position, notice.position, notice.traceparent)
             self._announced = max(self._announced, notice.position)
             if notice.position > position:
                 return Wake.NEWS

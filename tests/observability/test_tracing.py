@@ -4,6 +4,7 @@ the batch). Without it, nothing of OpenTelemetry is imported."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -20,7 +21,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 from eventstore import tracing  # noqa: E402
+from eventstore.bus import EVENTS_CHANNEL  # noqa: E402
+from eventstore.local_bus import InProcessBus  # noqa: E402
 from eventstore.messages import EventsAppended, ProjectionAdvanced, decode, encode  # noqa: E402
+from eventstore.trace_tap import AppendTraceTap  # noqa: E402
 from orderly.setting_values import SettingsError  # noqa: E402
 from orderly.settings import Settings  # noqa: E402
 from orderly.tracing_setup import configure_tracing, install_provider  # noqa: E402
@@ -121,6 +125,33 @@ async def test_a_write_is_linked_from_its_operation_to_the_message_that_confirme
     assert linked(batch, append)
     assert linked(confirmed, batch) and linked(projected_message, batch)
     assert only(spans, "graphql.subscription W").context is not None
+
+
+async def test_a_projector_process_taps_append_notices_from_other_processes(exporter: InMemorySpanExporter) -> None:
+    bus = InProcessBus()
+    tap = AppendTraceTap(bus)
+    await tap.start()
+    context = "00-" + "12" * 16 + "-" + "34" * 8 + "-01"
+    try:
+        # As a notice from an API process arrives: published on the bus, never announced here.
+        await bus.publish(EVENTS_CHANNEL, EventsAppended(
+            stream_id="o", version=1, first_position=41, position=42, traceparent=context))
+        for _ in range(100):  # the tap's task takes the notice at its next turn of the loop
+            if tracing.append_links(40, 42):
+                break
+            await asyncio.sleep(0)
+        assert tracing.append_links(40, 42) == [context] and tracing.append_links(41, 50) == []
+    finally:
+        await tap.stop()
+    assert bus.subscriber_count() == 0
+
+
+async def test_without_tracing_the_tap_does_not_listen() -> None:
+    bus = InProcessBus()
+    tap = AppendTraceTap(bus)
+    await tap.start()
+    assert bus.subscriber_count() == 0
+    await tap.stop()
 
 
 def test_the_notices_carry_a_traceparent_and_drop_a_malformed_one() -> None:
