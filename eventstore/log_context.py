@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 # The names the JSON log uses; a field outside them is refused, so nothing else (a token, a
 # variable's value) can reach a log line through this door.
@@ -31,16 +31,26 @@ def current() -> Mapping[str, object]:
 @contextmanager
 def scope(**fields: object) -> Iterator[None]:
     """A nested scope: the parent's fields and these, until the block ends."""
-    token = _scope.set({**current(), **_checked(fields)})
+    token = open_scope(**fields)
     try:
         yield
     finally:
-        try:
-            _scope.reset(token)
-        except ValueError:
-            # Closed from another context (an abandoned async generator finalised elsewhere):
-            # that context never saw the scope, so there is nothing to undo.
-            pass
+        close_scope(token)
+
+
+def open_scope(**fields: object) -> Token[dict[str, object] | None]:
+    """Open a nested scope; close it with `close_scope` (the hook form of `scope`, for per-operation code)."""
+    return _scope.set({**current(), **_checked(fields)})
+
+
+def close_scope(token: Token[dict[str, object] | None]) -> None:
+    """Close a scope `open_scope` opened."""
+    try:
+        _scope.reset(token)
+    except ValueError:
+        # Closed from another context (an abandoned async generator finalised elsewhere):
+        # that context never saw the scope, so there is nothing to undo.
+        pass
 
 
 def enter(**fields: object) -> None:
@@ -56,7 +66,6 @@ def annotate(**fields: object) -> None:
 
 
 def _checked(fields: dict[str, object]) -> dict[str, object]:
-    unknown = fields.keys() - FIELDS
-    if unknown:
-        raise ValueError(f"not a log context field: {', '.join(sorted(unknown))}")
+    if not fields.keys() <= FIELDS:
+        raise ValueError(f"not a log context field: {', '.join(sorted(fields.keys() - FIELDS))}")
     return {name: value for name, value in fields.items() if value is not None}

@@ -39,8 +39,11 @@ class RequestIds:
                 message["headers"] = [*message["headers"], (HEADER, encoded)]
             await send(message)
 
-        with log_context.scope(request_id=request_id):
+        token = log_context.open_scope(request_id=request_id)
+        try:
             await self.app(scope, receive, send_with_id)
+        finally:
+            log_context.close_scope(token)
 
 
 def incoming_request_id(scope: Scope) -> str | None:

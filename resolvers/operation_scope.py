@@ -10,26 +10,34 @@ lasts as long as the subscription, in strawberry's task for that operation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
+from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
 from eventstore import log_context, tracing
 
-_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,127}")  # a GraphQL name, bounded: the client chose it
+MAX_NAME = 128  # characters of an operation name the log keeps
 
 
 class OperationScope(SchemaExtension):
     """Opens the operation's log scope (and span); names its type once the document is parsed."""
 
+    _span: Any = None
+
     def on_operation(self) -> Iterator[None]:
         """The scope (and the span) around parsing, validation and execution."""
-        name = _bounded_name(self.execution_context.operation_name)
-        parent = _incoming_traceparent(self.execution_context.context) if tracing.enabled() else None
-        with log_context.scope(operation_name=name), tracing.span("graphql.operation", parent=parent) as span:
-            self._span = span
-            yield
+        context = self.execution_context
+        token = log_context.open_scope(operation_name=_bounded_name(context.operation_name))
+        try:
+            if not tracing.enabled():
+                yield
+                return
+            with tracing.span("graphql.operation", parent=_incoming_traceparent(context.context)) as span:
+                self._span = span
+                yield
+        finally:
+            log_context.close_scope(token)
 
     def on_execute(self) -> Iterator[None]:
         """The document is parsed and valid: the operation's type (and its name from the document)."""
@@ -37,12 +45,11 @@ class OperationScope(SchemaExtension):
         name = _bounded_name(context.operation_name)
         kind = context.operation_type.value
         log_context.annotate(operation_name=name, operation_type=kind)
-        span = getattr(self, "_span", None)
-        if span is not None:
-            span.update_name(f"graphql.{kind} {name or 'anonymous'}")
-            span.set_attribute("graphql.operation.type", kind)
+        if self._span is not None:
+            self._span.update_name(f"graphql.{kind} {name or 'anonymous'}")
+            self._span.set_attribute("graphql.operation.type", kind)
             if name is not None:
-                span.set_attribute("graphql.operation.name", name)
+                self._span.set_attribute("graphql.operation.name", name)
         yield
 
 
@@ -55,4 +62,8 @@ def _incoming_traceparent(context: object) -> str | None:
 
 
 def _bounded_name(name: str | None) -> str | None:
-    return name if name is not None and _NAME.fullmatch(name) else None
+    # A GraphQL name (ASCII letters, digits, underscore; not starting with a digit), bounded:
+    # the client chose it. An ASCII Python identifier is exactly that.
+    if name is None or len(name) > MAX_NAME or not (name.isascii() and name.isidentifier()):
+        return None
+    return name
