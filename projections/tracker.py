@@ -158,10 +158,10 @@ class ProjectionTracker:
             self._poll_soon = True
             return
         name, position = notice.name, notice.position
-        tracing.saw_batch(name, notice.from_position, position, notice.traceparent)
         if name not in self._known:
             log.warning("projection tracker ignored a notice of an unknown projection %r", notice)
             return
+        tracing.saw_batch(name, notice.from_position, position, notice.traceparent)
         known = self._known[name]
         if known is not None and position <= known:
             return  # a duplicate, or late: a poll already moved past it

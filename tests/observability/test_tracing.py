@@ -98,10 +98,20 @@ async def test_a_write_is_linked_from_its_operation_to_the_message_that_confirme
         await api.gql.data("query($id: ID!) { order(orderId: $id, minVersion: 1, waitMs: 10000) { version } }",
                            {"id": warm_up["orderId"]})
         caller = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
-        response = await api.http.post(
-            api.url, json={"query": CREATE, "variables": {"input": order_input()}}, headers={"traceparent": caller}
-        )
-        created = response.json()["data"]["createOrder"]
+        # The subscriptions below may confirm from the database before this process hears the
+        # batch's notice (over Redis, a moment later), and then have no context to link to:
+        # hear it first, through the tracker that hands it to tracing.
+        assert api.container.tracker is not None
+        async with api.container.tracker.listen("order_views") as heard:
+            response = await api.http.post(
+                api.url, json={"query": CREATE, "variables": {"input": order_input()}}, headers={"traceparent": caller}
+            )
+            created = response.json()["data"]["createOrder"]
+            while True:
+                notice = await heard.get(timeout=10)
+                assert notice is not None, "no notice of the batch"
+                if isinstance(notice, ProjectionAdvanced) and notice.position >= created["position"]:
+                    break
         async with websocket(api.url, TRANSPORT_WS) as ws:
             caught_up = await ws.subscribe(CAUGHT_UP, {"p": created["position"]})
             assert (await caught_up.next_message())[0] == "next"
