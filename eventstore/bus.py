@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict
 from typing import Protocol
 
+from eventstore import tracing
 from eventstore.messages import EventsAppended, Notice
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,14 @@ async def announce_appended(
     """After an append committed: ring the "events appended" doorbell, never failing the append."""
     if bus is None:
         return
-    notice = EventsAppended(stream_id=stream_id, version=version, first_position=first_position, position=position)
+    notice = EventsAppended(
+        stream_id=stream_id,
+        version=version,
+        first_position=first_position,
+        position=position,
+        traceparent=tracing.traceparent(),
+    )
+    tracing.saw_append(first_position, position, notice.traceparent)  # this process's runners link to it
     try:
         await bus.publish(EVENTS_CHANNEL, notice)
     except Exception:

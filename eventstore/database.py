@@ -201,9 +201,7 @@ def is_unavailable(error: BaseException) -> bool:
         sqlstate = getattr(cause, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES):
             return True
-        if isinstance(cause, sqlite3.OperationalError) and str(cause).lower().startswith(
-            _SQLITE_UNAVAILABLE_MESSAGES
-        ):
+        if isinstance(cause, sqlite3.OperationalError) and str(cause).lower().startswith(_SQLITE_UNAVAILABLE_MESSAGES):
             return True
     return False
 
@@ -238,9 +236,7 @@ def unavailable_as_error() -> Iterator[None]:
 
 def _timed_out(error: BaseException) -> bool:
     # statement_timeout on the server, or asyncpg's own timeout (a connect or a raw-pool read).
-    return any(
-        getattr(cause, "sqlstate", None) == _QUERY_CANCELED or type(cause) is TimeoutError for cause in _causes(error)
-    )
+    return any(getattr(cause, "sqlstate", None) == _QUERY_CANCELED or type(cause) is TimeoutError for cause in _causes(error))
 
 
 class ReadEngine:

@@ -86,9 +86,7 @@ class InMemoryEventStore:
                 occurred_at=event.occurred_at,
                 command_id=command.command_id,
             )
-        result = AppendResult(
-            stream_id=stream_id, version=expected_version + len(documents), position=self._positions[-1]
-        )
+        result = AppendResult(stream_id=stream_id, version=expected_version + len(documents), position=self._positions[-1])
         self._commands[command.command_id] = CommandRecord(
             command_id=command.command_id,
             command_type=command.command_type,
@@ -146,6 +144,7 @@ class InMemoryEventStore:
             first_position=first_position,
             position=result.position,
         )
+
 
 def _fresh(event: RecordedEvent) -> RecordedEvent:
     # Callers get their own copy of the stored data, as they would from a database.

@@ -14,6 +14,8 @@ from typing import TypeVar
 
 import orjson
 
+from eventstore.tracing import well_formed
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -27,6 +29,7 @@ class EventsAppended:
     version: int
     first_position: int
     position: int
+    traceparent: str | None = None  # the append's trace context, with tracing on (eventstore/tracing.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,6 +40,7 @@ class ProjectionAdvanced:
     from_position: int
     position: int
     streams: Mapping[str, int]
+    traceparent: str | None = None  # the batch's trace context, with tracing on (eventstore/tracing.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +52,17 @@ RESYNC = Resync()
 Notice = EventsAppended | ProjectionAdvanced | Resync
 
 _RESYNC_WIRE = b'{"resync":true}'
+_NULL_TRACEPARENT = b',"traceparent":null}'
 
 
 def encode(notice: Notice) -> bytes:
     """The notice's JSON: the dataclass fields in order, or {"resync": true}."""
-    # orjson writes a dataclass's fields in declaration order: the same bytes as the dicts of old.
-    return _RESYNC_WIRE if isinstance(notice, Resync) else orjson.dumps(notice)
+    # orjson writes a dataclass's fields in declaration order: the same bytes as the dicts of
+    # old, once the trailing traceparent is dropped when it is null (tracing off).
+    if isinstance(notice, Resync):
+        return _RESYNC_WIRE
+    wire = orjson.dumps(notice)
+    return wire[: -len(_NULL_TRACEPARENT)] + b"}" if notice.traceparent is None else wire
 
 
 def decode(data: bytes | str) -> Notice:
@@ -70,12 +79,18 @@ def _parse(fields: dict[str, object]) -> Notice:
         return RESYNC
     if "name" in fields:
         return ProjectionAdvanced(
-            name=_typed(fields["name"], str), from_position=_typed(fields["from_position"], int),
-            position=_typed(fields["position"], int), streams=_typed(fields.get("streams") or {}, dict),
+            name=_typed(fields["name"], str),
+            from_position=_typed(fields["from_position"], int),
+            position=_typed(fields["position"], int),
+            streams=_typed(fields.get("streams") or {}, dict),
+            traceparent=well_formed(fields.get("traceparent")),
         )
     return EventsAppended(
-        stream_id=_typed(fields["stream_id"], str), version=_typed(fields["version"], int),
-        first_position=_typed(fields["first_position"], int), position=_typed(fields["position"], int),
+        stream_id=_typed(fields["stream_id"], str),
+        version=_typed(fields["version"], int),
+        first_position=_typed(fields["first_position"], int),
+        position=_typed(fields["position"], int),
+        traceparent=well_formed(fields.get("traceparent")),
     )
 
 

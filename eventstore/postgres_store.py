@@ -51,8 +51,7 @@ from eventstore.sql_store import BeforeCommit, SqlEventStore, recorded, unavaila
 # docstring's two rules; the running bool_and cuts the answer at the first row that
 # passes neither, so it is always a prefix.
 _SAFE_TO_TAIL = (
-    '"position" = coalesce(lag("position") OVER (ORDER BY "position"), $1) + 1'
-    " OR tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+    '"position" = coalesce(lag("position") OVER (ORDER BY "position"), $1) + 1 OR tx_id < pg_snapshot_xmin(pg_current_snapshot())'
 )
 _READ_LOG = f"""
     SELECT "position", event_id, stream_id, stream_type, version, type_name, schema_version,

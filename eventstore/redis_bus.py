@@ -37,9 +37,7 @@ class RedisBus:
         # Deployments (or test databases) sharing one Redis must not hear each other's
         # positions: every channel is prefixed with the namespace.
         self._prefix = f"{namespace}:"
-        self._client = aioredis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
+        self._client = aioredis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
         self._fanout: Fanout[str] = Fanout()
         self._listener = BackgroundTask(self._listen, "orderly-redis-listener")
         self._connected = asyncio.Event()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError, ServiceUnavailableError
 from domain.events import Event
 from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent
+from eventstore import log_context, tracing
 from eventstore.bus import NotificationBus, announce_appended
 from eventstore.codec import decode, encode
 from eventstore.database import Database, is_unavailable
@@ -106,17 +107,19 @@ class SqlEventStore(abc.ABC):
         if not events:
             raise ValueError("append needs at least one event")
         documents = [_document(event) for event in events]
-        try:
-            first, last, version = await self._write(stream_id, stream_type, documents, expected_version, command)
-        except Exception as error:
-            translated = _translate(error, stream_id, expected_version, command.command_id)
-            if isinstance(translated or error, ConcurrencyConflictError):
-                observe_append_conflict()
-            if translated is None:
-                raise
-            raise translated from error
-        result = AppendResult(stream_id=stream_id, version=version, position=last)
-        await announce_appended(self._bus, stream_id=stream_id, version=version, first_position=first, position=last)
+        with tracing.span("eventstore.append", {"orderly.stream_id": stream_id, "orderly.command_id": command.command_id}):
+            try:
+                first, last, version = await self._write(stream_id, stream_type, documents, expected_version, command)
+            except Exception as error:
+                translated = _translate(error, stream_id, expected_version, command.command_id)
+                if isinstance(translated or error, ConcurrencyConflictError):
+                    observe_append_conflict()
+                if translated is None:
+                    raise
+                raise translated from error
+            log_context.annotate(position=last)
+            result = AppendResult(stream_id=stream_id, version=version, position=last)
+            await announce_appended(self._bus, stream_id=stream_id, version=version, first_position=first, position=last)
         return result
 
     @abc.abstractmethod

@@ -19,14 +19,9 @@ from eventstore.sql_store import EVENT_COLUMNS, BeforeCommit, SqlEventStore, rec
 from eventstore.tables import commands, events
 
 _READ_LOG = (
-    select(*EVENT_COLUMNS)
-    .where(events.c.position > bindparam("after"))
-    .order_by(events.c.position)
-    .limit(bindparam("limit"))
+    select(*EVENT_COLUMNS).where(events.c.position > bindparam("after")).order_by(events.c.position).limit(bindparam("limit"))
 )
-_STREAM_VERSION = select(func.coalesce(func.max(events.c.version), 0)).where(
-    events.c.stream_id == bindparam("stream_id")
-)
+_STREAM_VERSION = select(func.coalesce(func.max(events.c.version), 0)).where(events.c.stream_id == bindparam("stream_id"))
 _INSERT_EVENTS = insert(events).returning(events.c.position, sort_by_parameter_order=True)
 _INSERT_COMMAND = insert(commands)
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
@@ -17,6 +18,7 @@ from orderly.graphiql.assets import asset_routes
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.metrics_endpoint import metrics_route
 from orderly.metrics_exporter import MetricsExporter
+from orderly.request_ids import RequestIds
 from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
 from resolvers.graphql_schema import build_schema
@@ -84,7 +86,7 @@ def create_app(
             *(asset_routes() if settings.graphiql else []),
             *([metrics_route(exporter, authenticator)] if settings.metrics.enabled else []),
         ],
-        middleware=[*cors_middleware(settings.cors_origins), *guards.middleware],
+        middleware=[Middleware(RequestIds), *cors_middleware(settings.cors_origins), *guards.middleware],
         lifespan=lifespan,
     )
     app.state.container = container

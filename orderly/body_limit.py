@@ -66,9 +66,7 @@ class BodyLimitMiddleware:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
-                raise _BodyRefusedError(
-                    408, BODY_TIMEOUT, f"The request body must arrive within {self.timeout:g} s"
-                ) from None
+                raise _BodyRefusedError(408, BODY_TIMEOUT, f"The request body must arrive within {self.timeout:g} s") from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:

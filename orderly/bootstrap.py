@@ -20,6 +20,7 @@ from eventstore.postgres_store import PostgresEventStore
 from eventstore.redis_bus import RedisBus
 from eventstore.sql_store import SqlEventStore
 from eventstore.sqlite_store import SqliteEventStore
+from eventstore.trace_tap import AppendTraceTap
 from orderly.settings import Settings
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.leadership import AdvisoryLease
@@ -97,11 +98,14 @@ class Container:
     runners: list[ProjectionRunner]
     services: Services | None
     cleaner: PendingListCleaner | None = None
+    trace_tap: AppendTraceTap | None = None  # with runners: links their batch spans to the appends
     started: bool = field(default=False)
 
     async def start(self) -> None:
         """Connect the bus, then start the tracker and the projection runners."""
         await self.bus.start()
+        if self.trace_tap is not None:
+            await self.trace_tap.start()
         if self.tracker is not None:
             await self.tracker.start()
         for runner in self.runners:
@@ -118,6 +122,8 @@ class Container:
             await runner.stop()
         if self.tracker is not None:
             await self.tracker.stop()
+        if self.trace_tap is not None:
+            await self.trace_tap.stop()
         await self.bus.close()
         await self.database.dispose()
         self.started = False
@@ -166,19 +172,23 @@ def build_container(
     backend = open_backend(database, bus)
     store, read_models = backend.store, backend.read_models
     shared_log = SharedEventLog(store)
-    runners = [
-        ProjectionRunner(
-            name,
-            projector,
-            read_models,
-            shared_log,
-            bus,
-            batch_size=settings.batch_size,
-            poll_interval=settings.poll_interval,
-            lease=None if backend.lease is None else backend.lease(name),
-        )
-        for name, projector in PROJECTIONS.items()
-    ] if settings.run_projectors else []
+    runners = (
+        [
+            ProjectionRunner(
+                name,
+                projector,
+                read_models,
+                shared_log,
+                bus,
+                batch_size=settings.batch_size,
+                poll_interval=settings.poll_interval,
+                lease=None if backend.lease is None else backend.lease(name),
+            )
+            for name, projector in PROJECTIONS.items()
+        ]
+        if settings.run_projectors
+        else []
+    )
     tracker = ProjectionTracker(bus, read_models, PROJECTIONS, poll_interval=settings.poll_interval) if api else None
     services = None
     if tracker is not None:
@@ -206,4 +216,5 @@ def build_container(
         runners=runners,
         services=services,
         cleaner=backend.cleaner if runners else None,
+        trace_tap=AppendTraceTap(bus) if runners else None,
     )

@@ -13,9 +13,11 @@ from collections.abc import Callable, Sequence
 from orderly.auth.settings import describe, open_serve_refusal
 from orderly.bootstrap import build_container
 from orderly.gc_tuning import freeze_startup_objects
+from orderly.log_config import configure_logging
 from orderly.metrics_exporter import MetricsExporter
 from orderly.migrate import migrate
 from orderly.settings import Settings, SettingsError
+from orderly.tracing_setup import configure_tracing
 from projections.registry import PROJECTIONS
 from schema.principal import Role
 
@@ -35,7 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except SettingsError as error:
         parser.error(str(error))
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        configure_tracing()  # OpenTelemetry, with OTEL_EXPORTER_OTLP_ENDPOINT set and orderly[otel] installed
+    except SettingsError as error:
+        parser.error(str(error))
     return int(args.run(args, settings) or 0)
 
 

@@ -141,9 +141,7 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError) as error:
             raise HTTPException(400, "The request cannot be executed") from error  # http_errors words it
 
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         """strawberry's parsing, after refusing (400) a JSON body strawberry would crash on.
 
         strawberry reads any JSON body that is not a list as an object, and passes an
@@ -156,9 +154,7 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             if not isinstance(data, dict | list):
                 raise HTTPException(400, "The request body must be a JSON object")
             if isinstance(data, dict) and not isinstance(data.get("operationName"), str | None):
-                raise HTTPException(
-                    400, "The GraphQL operation's `operationName` must be a string or null, if provided."
-                )
+                raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
         return await super().parse_http_body(request)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -181,9 +177,7 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             return response
         return await super().process_result(request, result)
 
-    def create_response(
-        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
-    ) -> Response:
+    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response) -> Response:
         """The JSON response in the negotiated media type; with application/graphql-response+json
         a response without data (a request error) is a 400, as the specification asks."""
         media_type = sub_response.media_type or JSON

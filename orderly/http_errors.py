@@ -22,8 +22,7 @@ from strawberry.types.graphql import OperationType
 from orderly.media_types import GRAPHQL_RESPONSE_JSON
 
 SUBSCRIPTION_OVER_HTTP = (
-    "Subscriptions are not served over HTTP; open a WebSocket to /graphql "
-    "(graphql-transport-ws or graphql-ws)"
+    "Subscriptions are not served over HTTP; open a WebSocket to /graphql (graphql-transport-ws or graphql-ws)"
 )
 MUTATION_OVER_GET = "Mutations are not allowed over GET; send them with POST"
 NO_QUERY = "No GraphQL query found in the request"

@@ -120,14 +120,14 @@ def describe(truth: ReadSideTruth) -> Iterator[Metric]:
     head.add_metric([], truth.head)
     position = GaugeMetricFamily("orderly_projection_position", "The projection's checkpoint", labels=["projection"])
     lag = GaugeMetricFamily(
-        "orderly_projection_lag_events", "Events committed to the log and not yet applied", labels=["projection"])
+        "orderly_projection_lag_events", "Events committed to the log and not yet applied", labels=["projection"]
+    )
     waited = GaugeMetricFamily(
         "orderly_projection_lag_seconds",
         "How long the oldest unapplied event has waited (0 when caught up)",
         labels=["projection"],
     )
-    state = GaugeMetricFamily(
-        "orderly_projection_state", "1 for the state the projection is in", labels=["projection", "state"])
+    state = GaugeMetricFamily("orderly_projection_state", "1 for the state the projection is in", labels=["projection", "state"])
     for projection in truth.projections:
         position.add_metric([projection.name], projection.position)
         lag.add_metric([projection.name], projection.lag_events)
@@ -137,7 +137,8 @@ def describe(truth: ReadSideTruth) -> Iterator[Metric]:
     yield from (head, position, lag, waited, state)
     if truth.parked is not None:
         parked = GaugeMetricFamily(
-            "orderly_parked_streams", "Streams parked by a poison event, per projection", labels=["projection"])
+            "orderly_parked_streams", "Streams parked by a poison event, per projection", labels=["projection"]
+        )
         for name in PROJECTIONS:
             parked.add_metric([name], truth.parked.get(name, 0))
         yield parked

@@ -50,9 +50,7 @@ def principal_request_key(authenticator: HeaderAuthenticator) -> RequestKey:
 class RateLimitMiddleware:
     """ASGI middleware limiting HTTP requests to the given paths per principal."""
 
-    def __init__(
-        self, app: ASGIApp, *, limiter: RateLimiter, paths: frozenset[str], key: RequestKey = client_key
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, paths: frozenset[str], key: RequestKey = client_key) -> None:
         self.app = app
         self.limiter = limiter
         self.paths = paths

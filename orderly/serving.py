@@ -8,6 +8,7 @@ from typing import Any
 import uvicorn
 
 from orderly.http_protocol import LimitedHttpToolsProtocol
+from orderly.log_config import uvicorn_log_config
 from orderly.settings import Settings
 
 KEEP_ALIVE_TIMEOUT = 5  # seconds an idle keep-alive connection stays open (uvicorn's default)
@@ -17,6 +18,7 @@ def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, log_le
     """uvicorn's Config for the app: httptools with the header limits and timeouts, WebSocket
     messages no larger than a request body."""
     limits = settings.transport_limits
+    log_config = uvicorn_log_config(settings.log_format, log_level.upper())
     return uvicorn.Config(
         app,
         host=host,
@@ -26,4 +28,5 @@ def uvicorn_config(app: Any, settings: Settings, *, host: str, port: int, log_le
         http=LimitedHttpToolsProtocol.with_limits(limits),
         ws_max_size=limits.body_bytes,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+        log_config=log_config,
     )

@@ -66,12 +66,17 @@ def log_level(raw: str) -> str:
     return level
 
 
+def log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"text", "json"}:
+        raise ValueError("must be text or json")
+    return value
+
+
 def origins(raw: str) -> tuple[str, ...]:
     origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     for origin in origins:
         scheme, _, rest = origin.partition("://")
         if origin == "*" or scheme not in {"http", "https"} or not rest or "/" in rest:
-            raise ValueError(
-                f"{origin!r} is not an origin like https://app.example.com (scheme and host, no path, no *)"
-            )
+            raise ValueError(f"{origin!r} is not an origin like https://app.example.com (scheme and host, no path, no *)")
     return origins

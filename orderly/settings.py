@@ -13,6 +13,7 @@ from orderly.metrics_settings import MetricsSettings
 from orderly.setting_values import (
     SettingsError,
     boolean,
+    log_format,
     log_level,
     non_negative_int,
     origins,
@@ -43,6 +44,7 @@ class Settings:
     db_max_overflow: int = 10
     db_pool_timeout: float = 5.0
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": orderly/log_config.py
     graphiql: bool = True
     introspection: bool = True
     cors_origins: tuple[str, ...] = ()
@@ -69,6 +71,7 @@ class Settings:
             db_max_overflow=read(env, "ORDERLY_DB_MAX_OVERFLOW", non_negative_int, defaults.db_max_overflow),
             db_pool_timeout=read(env, "ORDERLY_DB_POOL_TIMEOUT", positive_float, defaults.db_pool_timeout),
             log_level=read(env, "ORDERLY_LOG_LEVEL", log_level, defaults.log_level),
+            log_format=read(env, "ORDERLY_LOG_FORMAT", log_format, defaults.log_format),
             graphiql=read(env, "ORDERLY_GRAPHIQL", boolean, defaults.graphiql),
             introspection=read(env, "ORDERLY_INTROSPECTION", boolean, defaults.introspection),
             cors_origins=read(env, "ORDERLY_CORS_ORIGINS", origins, defaults.cors_origins),

@@ -209,9 +209,7 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
             return
         message = "Connection initialisation timeout"
         try:
-            await self.websocket.send_json(
-                {"type": "connection_error", "payload": named_limit_error(INIT_TIMEOUT, message)}
-            )
+            await self.websocket.send_json({"type": "connection_error", "payload": named_limit_error(INIT_TIMEOUT, message)})
             await self.websocket.close(INIT_TIMEOUT_CLOSE, message)
         except WebSocketDisconnected:
             pass
@@ -255,12 +253,7 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
         if self.connection_acknowledged and token_expired(self.context):
             await self.websocket.send_json({"type": "error", "id": operation_id, "payload": expired_error()})
             return
-        if (
-            self.connection_acknowledged
-            and operation_id not in self.tasks
-            and limit is not None
-            and len(self.tasks) >= limit
-        ):
+        if self.connection_acknowledged and operation_id not in self.tasks and limit is not None and len(self.tasks) >= limit:
             await self.websocket.send_json({"type": "error", "id": operation_id, "payload": limit_error(limit)})
             return
         if self.connection_acknowledged and operation_id not in self.tasks:

@@ -20,11 +20,11 @@ def transport_message_problem(message: object) -> str | None:
     if kind in {"connection_init", "ping", "pong"}:
         payload = message.get("payload")
         if payload is not None and not isinstance(payload, dict):
-            return f'"{kind}" message expects the \'payload\' property to be an object or nullish or missing'
+            return f"\"{kind}\" message expects the 'payload' property to be an object or nullish or missing"
     elif kind in {"subscribe", "complete"}:
         identifier = message.get("id")
         if not isinstance(identifier, str) or not identifier:
-            return f'"{kind}" message requires a non-empty \'id\' property'
+            return f"\"{kind}\" message requires a non-empty 'id' property"
         if kind == "subscribe":
             return _payload_problem(kind, message.get("payload"))
     return None
@@ -38,7 +38,7 @@ def legacy_message_problem(message: Mapping[str, object]) -> str | None:
     if kind not in {"connection_init", "connection_terminate", "start", "stop"}:
         return f"Invalid message type: {kind!r}"
     if kind in {"start", "stop"} and not (isinstance(message.get("id"), str) and message.get("id")):
-        return f'"{kind}" message requires a non-empty \'id\' property'
+        return f"\"{kind}\" message requires a non-empty 'id' property"
     if kind == "start":
         return _payload_problem(kind, message.get("payload"))
     return None
@@ -46,15 +46,15 @@ def legacy_message_problem(message: Mapping[str, object]) -> str | None:
 
 def _payload_problem(kind: str, payload: object) -> str | None:
     if not isinstance(payload, dict):
-        return f'"{kind}" message expects the \'payload\' property to be an object'
+        return f"\"{kind}\" message expects the 'payload' property to be an object"
     if not isinstance(payload.get("query"), str):
-        return f'"{kind}" message payload expects the \'query\' property to be a string'
+        return f"\"{kind}\" message payload expects the 'query' property to be a string"
     if not isinstance(payload.get("variables"), dict | None):
-        return f'"{kind}" message payload expects the \'variables\' property to be an object or nullish or missing'
+        return f"\"{kind}\" message payload expects the 'variables' property to be an object or nullish or missing"
     if not isinstance(payload.get("operationName"), str | None):
-        return f'"{kind}" message payload expects the \'operationName\' property to be a string or nullish or missing'
+        return f"\"{kind}\" message payload expects the 'operationName' property to be a string or nullish or missing"
     if not isinstance(payload.get("extensions"), dict | None):
-        return f'"{kind}" message payload expects the \'extensions\' property to be an object or nullish or missing'
+        return f"\"{kind}\" message payload expects the 'extensions' property to be an object or nullish or missing"
     return None
 
 

@@ -17,9 +17,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from domain.ports import RecordedEvent
+from eventstore import log_context, tracing
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, projection_channel
 from eventstore.messages import ProjectionAdvanced
 from eventstore.tasks import BackgroundTask
+from projections.batch_scope import batch_scope
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.doorbell import Doorbell, Wake
 from projections.metrics import observe_batch, observe_batch_conflict
@@ -107,6 +109,7 @@ class ProjectionRunner:
         return await self._catch_up()
 
     async def _run(self) -> None:
+        log_context.enter(projection=self.name)  # this task's own context: every line it logs names the projection
         while True:
             try:
                 async with self._lease() if self._lease is not None else nullcontext():
@@ -152,7 +155,8 @@ class ProjectionRunner:
             if not events:
                 break
             self._recorder.working()
-            committed = await self._apply_batch(position, events, started)
+            with batch_scope(self.name, position, events):
+                committed = await self._apply_batch(position, events, started)
             if committed is None:
                 position = self._term_position = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
@@ -193,7 +197,8 @@ class ProjectionRunner:
         self._position = to_position
         self._recorder.committed(state, to_position)
         notice = ProjectionAdvanced(
-            name=self.name, from_position=from_position, position=to_position, streams=changes.streams
+            name=self.name, from_position=from_position, position=to_position, streams=changes.streams,
+            traceparent=tracing.traceparent(),
         )
         await self._bus.publish(projection_channel(self.name), notice)
         observe_batch(self.name, len(events), time.perf_counter() - started)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 
+from eventstore import tracing
 from eventstore.bus import NotificationBus, Subscription, projection_channel
 from eventstore.fanout import Fanout
 from eventstore.messages import Notice, ProjectionAdvanced
@@ -168,6 +169,7 @@ class ProjectionTracker:
         if name not in self._known:
             log.warning("projection tracker ignored a notice of an unknown projection %r", notice)
             return
+        tracing.saw_batch(name, notice.from_position, position, notice.traceparent)
         known = self._known[name]
         if known is not None and position <= known:
             return  # a duplicate, or late: a poll already moved past it

@@ -62,8 +62,10 @@ class GuardedParserCache(SchemaExtension):
         query = execution_context.query or ""
         size = text_bytes(query)
         if size > self.max_document_bytes:
-            refuse(execution_context, limit_error(
-                DOCUMENT_BYTES, f"The document is {size} bytes; at most {self.max_document_bytes} are allowed"))
+            refuse(
+                execution_context,
+                limit_error(DOCUMENT_BYTES, f"The document is {size} bytes; at most {self.max_document_bytes} are allowed"),
+            )
             yield
             return
         entry = self.cache.get(query)
@@ -75,8 +77,7 @@ class GuardedParserCache(SchemaExtension):
             except GraphQLError as error:
                 if isinstance(error, GraphQLSyntaxError) and error.message.endswith(_TOKEN_ABORT):
                     limit = execution_context.parse_options.get("max_tokens")
-                    refuse(execution_context, limit_error(
-                        TOKENS, f"The document has more than {limit} tokens"))
+                    refuse(execution_context, limit_error(TOKENS, f"The document has more than {limit} tokens"))
                 yield  # otherwise strawberry parses again inside its guard and reports the syntax error
                 return
             self.cache.put(query, document, size)
@@ -95,13 +96,15 @@ def refuse(execution_context: ExecutionContext, error: GraphQLError) -> None:
     allowed = list(execution_context.allowed_operations)
     operation = OperationType.QUERY if OperationType.QUERY in allowed else allowed[0]
     provided_name = execution_context._provided_operation_name  # noqa: SLF001
-    execution_context.graphql_document = DocumentNode(definitions=(
-        OperationDefinitionNode(
-            operation=GraphQLOperationType(operation.value),
-            name=None if provided_name is None else NameNode(value=provided_name),
-            variable_definitions=(),
-            directives=(),
-            selection_set=SelectionSetNode(selections=()),
-        ),
-    ))
+    execution_context.graphql_document = DocumentNode(
+        definitions=(
+            OperationDefinitionNode(
+                operation=GraphQLOperationType(operation.value),
+                name=None if provided_name is None else NameNode(value=provided_name),
+                variable_definitions=(),
+                directives=(),
+                selection_set=SelectionSetNode(selections=()),
+            ),
+        )
+    )
     execution_context.pre_execution_errors = [error]

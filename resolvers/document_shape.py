@@ -36,9 +36,7 @@ def count_selections(document: DocumentNode) -> int:
     """Selections (fields, inline fragments, fragment spreads) of every operation, each spread
     counted with the selections it brings: what any walk over the document visits."""
     fragments = {
-        definition.name.value: definition
-        for definition in document.definitions
-        if isinstance(definition, FragmentDefinitionNode)
+        definition.name.value: definition for definition in document.definitions if isinstance(definition, FragmentDefinitionNode)
     }
     expanded: dict[str, int] = {}
 
@@ -72,13 +70,12 @@ def count_repeats(document: DocumentNode) -> int:
     selection set, nested ones gathered from every such parent, fragments merged in), or the most
     distinct fragments spread into one such set, whichever is larger."""
     fragments = {
-        definition.name.value: definition
-        for definition in document.definitions
-        if isinstance(definition, FragmentDefinitionNode)
+        definition.name.value: definition for definition in document.definitions if isinstance(definition, FragmentDefinitionNode)
     }
 
-    def gather(selection_set: SelectionSetNode, groups: dict[str, list[FieldNode]], spread: set[str],
-               visiting: frozenset[str]) -> None:
+    def gather(
+        selection_set: SelectionSetNode, groups: dict[str, list[FieldNode]], spread: set[str], visiting: frozenset[str]
+    ) -> None:
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 groups.setdefault((selection.alias or selection.name).value, []).append(selection)
@@ -105,7 +102,10 @@ def count_repeats(document: DocumentNode) -> int:
         return worst
 
     return max(
-        (widest([definition.selection_set]) for definition in document.definitions
-         if isinstance(definition, OperationDefinitionNode)),
+        (
+            widest([definition.selection_set])
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+        ),
         default=0,
     )

@@ -55,8 +55,7 @@ class GuardedValidationCache(SchemaExtension):
             entry = None
         errors = None if entry is None else entry.validations.get(rules)
         if errors is None:
-            errors = self._refusal(document) or validate_document(
-                execution_context.schema._schema, document, rules)  # noqa: SLF001
+            errors = self._refusal(document) or validate_document(execution_context.schema._schema, document, rules)  # noqa: SLF001
             if entry is not None:
                 entry.validations[rules] = errors
         execution_context.pre_execution_errors = list(errors)
@@ -65,14 +64,24 @@ class GuardedValidationCache(SchemaExtension):
     def _refusal(self, document: DocumentNode) -> list[GraphQLError]:
         selections = count_selections(document)
         if selections > self.max_selections:
-            return [limit_error(SELECTIONS, (
-                f"The document has {selections} selections (fragments expanded); at most {self.max_selections} are allowed"))]
+            return [
+                limit_error(
+                    SELECTIONS,
+                    (f"The document has {selections} selections (fragments expanded); at most {self.max_selections} are allowed"),
+                )
+            ]
         # Only now is a walk over the expanded document known to be short.
         repeats = count_repeats(document)
         if repeats > self.max_repeats:
-            return [limit_error(REPEATS, (
-                f"One selection set repeats a field or spreads fragments {repeats} times (fragments merged in); "
-                f"at most {self.max_repeats} are allowed"))]
+            return [
+                limit_error(
+                    REPEATS,
+                    (
+                        f"One selection set repeats a field or spreads fragments {repeats} times (fragments merged in); "
+                        f"at most {self.max_repeats} are allowed"
+                    ),
+                )
+            ]
         return []
 
 
@@ -102,19 +111,20 @@ def mutation_limit_rule(max_mutations: int) -> type[ValidationRule]:
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: object) -> None:
             if node.operation != OperationType.MUTATION:
                 return
-            fragments = {fragment.name.value: fragment for fragment in self.context.document.definitions
-                         if isinstance(fragment, FragmentDefinitionNode)}
+            fragments = {
+                fragment.name.value: fragment
+                for fragment in self.context.document.definitions
+                if isinstance(fragment, FragmentDefinitionNode)
+            }
             count = _root_fields(node.selection_set, fragments, frozenset())
             if count > max_mutations:
                 message = f"The operation runs {count} mutations; at most {max_mutations} are allowed in one request"
-                self.report_error(GraphQLError(
-                    message, node, original_error=LimitExceededError(MUTATIONS, message)))
+                self.report_error(GraphQLError(message, node, original_error=LimitExceededError(MUTATIONS, message)))
 
     return MutationLimitRule
 
 
-def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode],
-                 visiting: frozenset[str]) -> int:
+def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], visiting: frozenset[str]) -> int:
     total = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):

@@ -27,6 +27,7 @@ from resolvers.leaf_fields import LeafFieldExecutionContext
 from resolvers.mutations import Mutation
 from resolvers.operation_budget import OperationBudget
 from resolvers.operation_metrics import OperationMetrics, OperationNames
+from resolvers.operation_scope import OperationScope
 from resolvers.queries import Query
 from resolvers.subscriptions import Subscription
 from schema.errors import assign_codes
@@ -36,9 +37,7 @@ from schema.scalars import SCALAR_MAP
 class OrderlySchema(strawberry.Schema):
     """Gives every error its contract code before any transport formats it."""
 
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Assign codes; unexpected errors are logged with their traceback and masked."""
         assign_codes(errors)
 
@@ -82,6 +81,7 @@ def limit_extensions(limits: DocumentLimits, *, introspection: bool) -> list[Cal
         mutation_limit_rule(limits.max_mutations),
     ]
     extensions: list[Callable[[], SchemaExtension]] = [
+        OperationScope,  # first: the log scope (and span) cover the whole operation
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: AddValidationRules(rules),
         lambda: GuardedParserCache(cache, max_document_bytes=limits.max_document_bytes),

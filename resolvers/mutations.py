@@ -7,6 +7,7 @@ import strawberry
 from domain.commands import AddOrderItem, CancelOrder, Command, CreateOrder, ShipOrder
 from domain.issuers import command_key
 from domain.values import LineItem
+from eventstore import log_context
 from resolvers.arguments import check_expected_version, command_id, new_order_id
 from resolvers.authorization import ANY_ROLE, STAFF, Authorized, issuer_of, new_order_customer
 from resolvers.input_values import ValidInput
@@ -18,6 +19,7 @@ Info = strawberry.Info[Context, None]
 
 
 async def _dispatch(services: Services, command: Command) -> CommandResult:
+    log_context.annotate(command_id=command.command_id, order_id=command.order_id)
     result = await services.commands.dispatch(command)
     return CommandResult.from_result(result, command.command_id)
 
@@ -37,10 +39,7 @@ class Mutation:
             # Derived from the scoped key: two subjects' equal commandIds name two orders.
             order_id=new_order_id(input.order_id, command_key(key, issuer)),
             customer_id=customer_id,
-            items=tuple(
-                LineItem(product_id=item.product_id, quantity=item.quantity, price=item.price)
-                for item in input.items
-            ),
+            items=tuple(LineItem(product_id=item.product_id, quantity=item.quantity, price=item.price) for item in input.items),
             shipping_address=input.shipping_address.to_address(),
             issuer=issuer,
         )

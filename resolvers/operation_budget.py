@@ -48,7 +48,8 @@ class OperationBudget(SchemaExtension):
             )
             if cost > self.max_cost:
                 raise LimitExceededError(
-                    COST, f"The operation costs {cost} (reads, rows and waits); at most {self.max_cost} is allowed")
+                    COST, f"The operation costs {cost} (reads, rows and waits); at most {self.max_cost} is allowed"
+                )
         with request_reads(self.max_concurrent_reads):
             yield
         result = execution_context.result
@@ -61,9 +62,13 @@ class OperationBudget(SchemaExtension):
         except (TypeError, orjson.JSONEncodeError):
             return  # not JSON as it stands: the transport's encoder decides
         if size > self.max_response_bytes:
-            error = limit_error(RESPONSE_BYTES, (
-                f"The response would be {size} bytes; at most {self.max_response_bytes} are allowed: "
-                "ask for fewer rows or fields"))
+            error = limit_error(
+                RESPONSE_BYTES,
+                (
+                    f"The response would be {size} bytes; at most {self.max_response_bytes} are allowed: "
+                    "ask for fewer rows or fields"
+                ),
+            )
             # strawberry has coded this result's errors already, before this hook's exit.
             assign_codes([error])
             result.data = None

@@ -139,8 +139,7 @@ class _Costing:
             return 0  # introspection (in memory) or a field validation has refused
         spec = FIELD_COSTS.get((parent.name, name), _FREE)
         arguments = {
-            argument.name.value: value_from_ast_untyped(argument.value, self.variables)
-            for argument in node.arguments or ()
+            argument.name.value: value_from_ast_untyped(argument.value, self.variables) for argument in node.arguments or ()
         }
         own = spec.reads + self.wait(spec, arguments, parent is self.schema.subscription_type)
         if spec.pages:

@@ -32,7 +32,7 @@ class Query:
         description=(
             "The order, or null. With minVersion, waits up to waitMs (default 2000, at most 10000) "
             "for the view to reach that version, then returns what it has: compare `version`."
-        )
+        ),
     )
     async def order(
         self, info: Info, order_id: strawberry.ID, min_version: int | None = None, wait_ms: int | None = None
@@ -53,7 +53,7 @@ class Query:
             f"A customer's orders, newest first (ties by orderId). pageSize 1 to {MAX_PAGE_SIZE}; totalPages is 0 "
             "when there are none. With minPosition, waits up to waitMs (default 2000, at most 10000) "
             "for the read model to reach it, then answers with what it has: compare `position`."
-        )
+        ),
     )
     async def customer_orders(
         self,
@@ -78,7 +78,7 @@ class Query:
             "Orders where every whitespace-separated term of `query` occurs, case-insensitively, in "
             "the order id, the customer id, a product id or the shipping address; filtered and "
             "sorted. Ties sort by orderId."
-        )
+        ),
     )
     async def search_orders(
         self,
@@ -132,6 +132,3 @@ class Query:
     async def projections(self, info: Info) -> list[ProjectionStatus]:
         services = info.context.services
         return [ProjectionStatus.from_view(view) for view in await services.statuses()]
-
-
-

@@ -6,9 +6,12 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from eventstore import log_context
 from projections.consistency import order_updates, wait_for_order_version
+from projections.order_views.queries import NAME as ORDER_VIEWS
 from resolvers.arguments import check_min_version, check_projection, timeout_seconds
 from resolvers.authorization import ANY_ROLE, Authorized, visible_orders
+from resolvers.confirmation import confirmation
 from resolvers.input_values import ValidInput
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
@@ -26,31 +29,32 @@ class Subscription:
             "Emits the order once the read model shows it at minVersion or later (at once if it "
             "already does), then completes. With timeoutMs, ends with CONSISTENCY_TIMEOUT if that "
             "does not happen in time."
-        )
+        ),
     )
     async def order_projected(
         self, info: Info, order_id: strawberry.ID, min_version: int, timeout_ms: int | None = None
     ) -> AsyncGenerator[Order, None]:
         services = info.context.services
+        log_context.annotate(order_id=str(order_id))
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
         reader = visible_orders(info.context.principal, services.order_reader)
         view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
         if view is None or view.version < min_version:
-            raise ConsistencyTimeoutError(
-                f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
-            )
-        yield Order.from_view(view)
+            raise ConsistencyTimeoutError(f"order {order_id} did not reach version {min_version} within {timeout_ms} ms")
+        with confirmation("orderProjected", ORDER_VIEWS, view.position):
+            yield Order.from_view(view)
 
     @strawberry.subscription(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "Emits the order's current view at once (when it has one), then its view each time the "
             "projection applies a new version of it, until the client stops. Versions only increase."
-        )
+        ),
     )
     async def order_updated(self, info: Info, order_id: strawberry.ID) -> AsyncGenerator[Order, None]:
         services = info.context.services
+        log_context.annotate(order_id=str(order_id))
         reader = visible_orders(info.context.principal, services.order_reader)
         versions = order_updates(services.tracker, reader, str(order_id))
         try:
@@ -62,24 +66,20 @@ class Subscription:
     @strawberry.subscription(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
-            "Emits once the named projection's checkpoint reaches position (at once if it already "
-            "has), then completes."
-        )
+            "Emits once the named projection's checkpoint reaches position (at once if it already has), then completes."
+        ),
     )
     async def projection_caught_up(
         self, info: Info, name: str, position: Position, timeout_ms: int | None = None
     ) -> AsyncGenerator[ProjectionStatus, None]:
         services = info.context.services
         check_projection(name, services.projection_names)
+        log_context.annotate(projection=name)
         timeout = timeout_seconds(timeout_ms)
         reached = await services.tracker.wait_for_position(name, position, timeout)
         if not reached:
-            raise ConsistencyTimeoutError(
-                f"projection {name} did not reach position {position} within {timeout_ms} ms"
-            )
+            raise ConsistencyTimeoutError(f"projection {name} did not reach position {position} within {timeout_ms} ms")
         status = await services.status(name)
         assert status is not None, "check_projection let an unknown projection through"
-        yield ProjectionStatus.from_view(status)
-
-
-
+        with confirmation("projectionCaughtUp", name, position):
+            yield ProjectionStatus.from_view(status)

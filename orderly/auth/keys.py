@@ -126,9 +126,7 @@ def key_source(settings: AuthSettings) -> KeySource:
 
 
 def _signing_keys(jwk_set: PyJWKSet) -> list[PyJWK]:
-    return [
-        key for key in jwk_set.keys if key.public_key_use in ("sig", None) and key.algorithm_name in ASYMMETRIC
-    ]
+    return [key for key in jwk_set.keys if key.public_key_use in ("sig", None) and key.algorithm_name in ASYMMETRIC]
 
 
 def _match(keys: list[PyJWK], kid: object) -> PyJWK | None:

@@ -40,9 +40,7 @@ class AuthSettings:
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"ORDERLY_AUTH_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long for HS256")
         if self.jwks is not None and _is_url(self.jwks) and not _is_safe_url(self.jwks):
-            raise SettingsError(
-                f"ORDERLY_AUTH_JWKS={self.jwks!r}: a JWK Set URL must be https (http only on a loopback host)"
-            )
+            raise SettingsError(f"ORDERLY_AUTH_JWKS={self.jwks!r}: a JWK Set URL must be https (http only on a loopback host)")
         if self.off and self.enabled:
             raise SettingsError("ORDERLY_AUTH=off contradicts ORDERLY_AUTH_JWT_SECRET / ORDERLY_AUTH_JWKS")
         if not self.roles_claim or not self.customer_claim:
