@@ -1,7 +1,7 @@
-"""The bus's three notices as frozen types, and their JSON on the wire (unchanged since dicts).
+"""The bus's notices as frozen types, and their JSON on the wire (unchanged since dicts).
 
-"Events appended" and "projection advanced" are facts a subscriber may use; RESYNC says
-some may have been lost. A wire message that is not one of them decodes to RESYNC: the
+"Events appended", "projection advanced" and "stream parked" are facts a subscriber may
+use; RESYNC says some may have been lost. A wire message that is not one of them decodes to RESYNC: the
 subscriber re-reads the store, which is always safe.
 """
 
@@ -39,13 +39,23 @@ class ProjectionAdvanced:
     streams: Mapping[str, int]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamParked:
+    """Projection `name` parked the stream at version (position): its later events wait until a retry or a skip."""
+
+    name: str
+    stream_id: str
+    version: int
+    position: int
+
+
 @dataclass(frozen=True, slots=True)
 class Resync:
     """Notices may have been lost: re-read the store."""
 
 
 RESYNC = Resync()
-Notice = EventsAppended | ProjectionAdvanced | Resync
+Notice = EventsAppended | ProjectionAdvanced | StreamParked | Resync
 
 _RESYNC_WIRE = b'{"resync":true}'
 
@@ -68,6 +78,11 @@ def decode(data: bytes | str) -> Notice:
 def _parse(fields: dict[str, object]) -> Notice:
     if fields.get("resync"):
         return RESYNC
+    if "name" in fields and "stream_id" in fields:
+        return StreamParked(
+            name=_typed(fields["name"], str), stream_id=_typed(fields["stream_id"], str),
+            version=_typed(fields["version"], int), position=_typed(fields["position"], int),
+        )
     if "name" in fields:
         return ProjectionAdvanced(
             name=_typed(fields["name"], str), from_position=_typed(fields["from_position"], int),

@@ -2,6 +2,11 @@
 
 Both listen to the tracker before reading the view, so a notice that arrives between the
 read and the wait is still in the inbox (and a lost one turns into RESYNC, then a re-read).
+
+A wait on an order whose stream is parked (projections/parking.py) cannot succeed: it
+fails at once with StreamParkedError, whether the stream was parked before the wait (the
+table is read after listening and before waiting, and again after a RESYNC, in case the
+notice was lost) or while it waits (the StreamParked notice).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from eventstore.bus import Subscription
-from eventstore.messages import Notice, ProjectionAdvanced
+from eventstore.messages import Notice, ProjectionAdvanced, StreamParked
 from projections.order_views.queries import NAME as ORDER_VIEWS
 from projections.order_views.queries import OrderView
 
@@ -36,6 +41,22 @@ class ProjectionWatch(Protocol):
         """Whether the projection's checkpoint reaches position within timeout seconds."""
         ...
 
+    async def parked_version(self, name: str, stream_id: str) -> int | None:
+        """The version the stream is parked at in the projection, None when it is not parked."""
+        ...
+
+
+class StreamParkedError(Exception):
+    """The order's view cannot reach the asked version: its stream is parked after a projection error."""
+
+    def __init__(self, order_id: str, min_version: int, parked_at: int) -> None:
+        super().__init__(
+            f"order {order_id} cannot reach version {min_version}: the projection {ORDER_VIEWS} parked it at "
+            f"version {parked_at} after an error; an operator can retry or skip it"
+        )
+        self.order_id = order_id
+        self.parked_at = parked_at
+
 
 def _concerns(notice: Notice, order_id: str, version: int) -> bool:
     if not isinstance(notice, ProjectionAdvanced):
@@ -52,6 +73,8 @@ async def wait_for_order_version(
     deadline = None if timeout is None else loop.time() + timeout
     async with tracker.listen(ORDER_VIEWS, key=order_id) as inbox:
         view = await orders.get(order_id)
+        if view is None or view.version < min_version:
+            await _refuse_if_parked(tracker, order_id, min_version)
         while view is None or view.version < min_version:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
@@ -59,9 +82,21 @@ async def wait_for_order_version(
             notice = await inbox.get(timeout=remaining)
             if notice is None:
                 break
+            if isinstance(notice, StreamParked):
+                if notice.stream_id == order_id:
+                    raise StreamParkedError(order_id, min_version, notice.version)
+                continue
             if _concerns(notice, order_id, 0 if view is None else view.version):
                 view = await orders.get(order_id)
+                if not isinstance(notice, ProjectionAdvanced) and (view is None or view.version < min_version):
+                    await _refuse_if_parked(tracker, order_id, min_version)  # RESYNC: a parking notice may be lost
     return view
+
+
+async def _refuse_if_parked(tracker: ProjectionWatch, order_id: str, min_version: int) -> None:
+    parked_at = await tracker.parked_version(ORDER_VIEWS, order_id)
+    if parked_at is not None:
+        raise StreamParkedError(order_id, min_version, parked_at)
 
 
 async def order_updates(
@@ -76,7 +111,7 @@ async def order_updates(
             yield view
         while True:
             notice = await inbox.get()
-            if notice is None or not _concerns(notice, order_id, version):
+            if notice is None or isinstance(notice, StreamParked) or not _concerns(notice, order_id, version):
                 continue
             view = await orders.get(order_id)
             if view is not None and view.version > version:

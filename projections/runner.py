@@ -22,6 +22,7 @@ from eventstore.messages import ProjectionAdvanced
 from eventstore.tasks import BackgroundTask
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.doorbell import Doorbell, Wake
+from projections.parking import DEFAULT_RETRIES, StreamParking, StreamReader
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
 from projections.slow_batch import SLOW_BATCH_SECONDS, BatchTimings, report_if_slow
@@ -52,6 +53,8 @@ class ProjectionRunner:
         retry_max: float = 30.0,
         lease: LeaseFactory | None = None,
         slow_batch: float = SLOW_BATCH_SECONDS,
+        streams: StreamReader | None = None,
+        park_after: int = DEFAULT_RETRIES,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -65,6 +68,12 @@ class ProjectionRunner:
         self._lease = lease
         self._slow_batch = slow_batch
         self._recorder = StateRecorder(name, read_models, retry_base=retry_base, retry_max=retry_max)
+        # Poison events park their stream after park_after retries (parking.py); `streams`
+        # (the event store; by default the log, when it can read a stream) is where a
+        # requested retry reads a parked stream again.
+        if streams is None and isinstance(store, StreamReader):
+            streams = store
+        self._parking = StreamParking(name, projector.plan, read_models, streams, bus, retries=park_after)
         self._task = BackgroundTask(self._run, f"projection:{name}")
         self._position = 0
         # The checkpoint as this runner last knew it; None: read it again before the next batch.
@@ -85,6 +94,11 @@ class ProjectionRunner:
     def last_error(self) -> str | None:
         """The error of the last failed attempt, until a batch succeeds."""
         return self._recorder.last_error
+
+    @property
+    def parked(self) -> dict[str, int]:
+        """The streams this runner holds back, with the version each is parked at."""
+        return self._parking.held
 
     @property
     def running(self) -> bool:
@@ -141,8 +155,10 @@ class ProjectionRunner:
         # The checkpoint is read once per term (and after a lost compare-and-set): while the
         # runner leads, it alone moves the checkpoint, and a rebuild or a rival's commit
         # makes the next compare-and-set fail, which reads it again.
+        reread = self._term_position is None
         if self._term_position is None:
             self._term_position = await self._checkpoint()
+        await self._parking.at_boundary(self._term_position, self._recorder.batch_state(full=False), reread=reread)
         position = self._term_position
         applied = 0
         while True:
@@ -183,13 +199,18 @@ class ProjectionRunner:
         # Read what the batch needs outside the write: if another runner (or a rebuild)
         # commits after this read, the checkpoint is no longer at from_position and the
         # compare-and-set writes nothing.
-        changes = await self._projector.plan(self._read_models, events)
+        admitted = self._parking.admitted(events)  # without the streams parked so far
+        try:
+            changes = await self._projector.plan(self._read_models, admitted)
+        except Exception as error:
+            changes = await self._parking.isolate(from_position, admitted, error)  # re-raised until it parks
         planned = time.perf_counter()
         if not await self._read_models.commit_batch(self.name, from_position, to_position, state, changes.upserts):
             return None
         committed = time.perf_counter()
         self._position = to_position
         self._recorder.committed(state, to_position)
+        await self._parking.committed()
         notice = ProjectionAdvanced(
             name=self.name, from_position=from_position, position=to_position, streams=changes.streams
         )

@@ -16,9 +16,10 @@ from contextlib import AbstractAsyncContextManager
 
 from eventstore.bus import NotificationBus, Subscription, projection_channel
 from eventstore.fanout import Fanout
-from eventstore.messages import Notice, ProjectionAdvanced
+from eventstore.messages import Notice, ProjectionAdvanced, StreamParked
 from eventstore.tasks import BackgroundTask
 from projections.checkpoints import checkpoint_position, read_checkpoints
+from projections.parked_streams import parked_version
 from projections.read_models import ReadModelStore
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,12 @@ class ProjectionTracker:
             current = self._known[name] or 0
         return True
 
+    async def parked_version(self, name: str, stream_id: str) -> int | None:
+        """The version the stream is parked at in the projection (read from the table), None when it is not."""
+        self._require(name)
+        async with self._reader.connect() as conn:
+            return await parked_version(conn, name, stream_id)
+
     @property
     def running(self) -> bool:
         """Whether the tracker's task is alive."""
@@ -151,6 +158,12 @@ class ProjectionTracker:
         self._listeners[name].deliver_resync()
 
     def _on_notice(self, notice: Notice) -> None:
+        if isinstance(notice, StreamParked):
+            if notice.name in self._listeners:
+                listeners = self._listeners[notice.name]
+                listeners.deliver(None, notice)
+                listeners.deliver(notice.stream_id, notice)
+            return
         if not isinstance(notice, ProjectionAdvanced):
             # Our own inbox overflowed or someone asked everyone to re-read.
             self._broadcast_resync()
