@@ -171,6 +171,8 @@ class ProjectionRunner:
             if committed is None:
                 position = self._term_position = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
+                # The other runner may have parked streams in the batches it committed.
+                await self._parking.at_boundary(position, self._recorder.batch_state(full=False), reread=True)
                 continue
             position = self._term_position = committed
             applied += len(events)

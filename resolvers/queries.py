@@ -32,7 +32,8 @@ class Query:
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "The order, or null. With minVersion, waits up to waitMs (default 2000, at most 10000) "
-            "for the view to reach that version, then returns what it has: compare `version`."
+            "for the view to reach that version, then returns what it has: compare `version`. Fails at once "
+            "with PROJECTION_FAILED when the order's stream is parked (a projection error) below that version."
         )
     )
     async def order(
