@@ -6,7 +6,10 @@ read and the wait is still in the inbox (and a lost one turns into RESYNC, then 
 A wait on an order whose stream is parked (projections/parking.py) cannot succeed: it
 fails at once with StreamParkedError, whether the stream was parked before the wait (the
 table is read after listening and before waiting, and again after a RESYNC, in case the
-notice was lost) or while it waits (the StreamParked notice).
+notice was lost) or while it waits (the StreamParked notice). Only when the reader shows
+the order: a customer's reader hides other customers' orders, and a parking must not
+reveal that one exists (an order parked at its creation, which has no view, therefore
+waits and times out as before).
 """
 
 from __future__ import annotations
@@ -73,8 +76,10 @@ async def wait_for_order_version(
     deadline = None if timeout is None else loop.time() + timeout
     async with tracker.listen(ORDER_VIEWS, key=order_id) as inbox:
         view = await orders.get(order_id)
-        if view is None or view.version < min_version:
+        checked = False  # whether the table was read since the reader first showed the order
+        if view is not None and view.version < min_version:
             await _refuse_if_parked(tracker, order_id, min_version)
+            checked = True
         while view is None or view.version < min_version:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
@@ -83,13 +88,17 @@ async def wait_for_order_version(
             if notice is None:
                 break
             if isinstance(notice, StreamParked):
-                if notice.stream_id == order_id:
+                if notice.stream_id == order_id and view is not None:
                     raise StreamParkedError(order_id, min_version, notice.version)
                 continue
             if _concerns(notice, order_id, 0 if view is None else view.version):
                 view = await orders.get(order_id)
-                if not isinstance(notice, ProjectionAdvanced) and (view is None or view.version < min_version):
-                    await _refuse_if_parked(tracker, order_id, min_version)  # RESYNC: a parking notice may be lost
+                # After a RESYNC a parking notice may be lost; when the order first shows, one
+                # may have come (and been ignored) before it did.
+                if view is not None and view.version < min_version:
+                    if not checked or not isinstance(notice, ProjectionAdvanced):
+                        await _refuse_if_parked(tracker, order_id, min_version)
+                        checked = True
     return view
 
 

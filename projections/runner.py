@@ -212,11 +212,11 @@ class ProjectionRunner:
         committed = time.perf_counter()
         self._position = to_position
         self._recorder.committed(state, to_position)
-        await self._parking.committed()
         notice = ProjectionAdvanced(
             name=self.name, from_position=from_position, position=to_position, streams=changes.streams
         )
         await self._bus.publish(projection_channel(self.name), notice)
+        await self._parking.committed()  # holds back the streams the batch parked, and announces them
         if self._live and state is ProjectionState.RUNNING:
             marks = BatchTimings(
                 started=started, read=read, planned=planned, committed=committed, announced=time.perf_counter()

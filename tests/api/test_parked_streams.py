@@ -103,6 +103,9 @@ async def test_a_poison_event_parks_one_order_while_the_others_go_on(server: Run
     waited = await graphql(server, me, ORDER, {"id": bad, "v": 2, "w": 10_000})
     assert codes(waited) == ["PROJECTION_FAILED"] and waited["data"]["order"] is None
     assert (await graphql(server, me, ORDER, {"id": bad}))["data"]["order"]["version"] == 1
+    # Another customer learns nothing: the order reads as null, as any order of someone else's.
+    stranger = await graphql(server, bearer("cust-stranger", "customer"), ORDER, {"id": bad, "v": 2, "w": 100})
+    assert stranger == {"data": {"order": None}}
     for protocol in (TRANSPORT_WS, LEGACY_WS):
         async with authed_websocket(server.url, protocol, me) as ws:
             subscription = await ws.subscribe(ORDER_PROJECTED, {"id": bad, "v": 2})
