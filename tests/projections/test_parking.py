@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import insert, update
 
 from domain.command_bus import CommandBus
+from domain.errors import ServiceUnavailableError
 from domain.events import Event, OrderCancelled, OrderShipped
-from domain.ports import CommandStamp
+from domain.ports import CommandStamp, RecordedEvent
 from eventstore.bus import projection_channel
 from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
@@ -21,13 +22,15 @@ from eventstore.messages import Notice, StreamParked, decode, encode
 from eventstore.sql_store import SqlEventStore
 from eventstore.tables import events
 from orderly.bootstrap import open_read_models
+from projections.changes import BatchChanges
 from projections.checkpoints import ProjectionState, read_checkpoint
 from projections.consistency import StreamParkedError, wait_for_order_version
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderView, OrderViewQueries
 from projections.parked_streams import ParkedStream, ParkingRequest
 from projections.parking_desk import ParkingDesk
-from projections.read_models import ReadModelStore
+from projections.projector import Projector
+from projections.read_models import KeyedRows, ReadModelStore
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from projections.status import projection_statuses
@@ -278,6 +281,17 @@ async def test_a_skip_passes_the_poison_event_and_replays_the_rest(
     assert summary is not None
     assert (summary.order_count, summary.open_order_count, summary.shipped_order_count) == (2, 1, 1)
     assert summary.lifetime_value == Decimal("4.00")
+
+
+async def test_a_database_error_parks_nothing(read_models: ReadModelStore, orders: Orders, make_runner: RunnerFactory) -> None:
+    async def unreachable(reader: KeyedRows, batch: Sequence[RecordedEvent]) -> BatchChanges:
+        raise ServiceUnavailableError("the database cannot be reached")
+
+    runner = make_runner("order_views", projector=Projector(plan=unreachable, tables=()), park_after=0)
+    for _ in range(2):
+        with pytest.raises(ServiceUnavailableError):
+            await runner.catch_up()
+    assert await parked(read_models) == [] and runner.parked == {}
 
 
 @pytest.fixture
