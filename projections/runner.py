@@ -158,7 +158,7 @@ class ProjectionRunner:
         reread = self._term_position is None
         if self._term_position is None:
             self._term_position = await self._checkpoint()
-        await self._parking.at_boundary(self._term_position, self._recorder.batch_state(full=False), reread=reread)
+        await self._parking.at_boundary(self._term_position, self._recorder.batch_state(full=not self._live), reread=reread)
         position = self._term_position
         applied = 0
         while True:
@@ -172,7 +172,7 @@ class ProjectionRunner:
                 position = self._term_position = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
                 # The other runner may have parked streams in the batches it committed.
-                await self._parking.at_boundary(position, self._recorder.batch_state(full=False), reread=True)
+                await self._parking.at_boundary(position, self._recorder.batch_state(full=not self._live), reread=True)
                 continue
             position = self._term_position = committed
             applied += len(events)
