@@ -5,8 +5,9 @@ read and the wait is still in the inbox (and a lost one turns into RESYNC, then 
 
 A wait on an order whose stream is parked (projections/parking.py) cannot succeed: it
 fails at once with StreamParkedError, whether the stream was parked before the wait (the
-table is read after listening and before waiting, and again after a RESYNC, in case the
-notice was lost) or while it waits (the StreamParked notice). Only when the reader shows
+tracker is asked after listening and before waiting, and again after a RESYNC, in case
+the notice was lost; it confirms a parking in the table) or while it waits (the
+StreamParked notice, or the tracker's next poll when the notice was lost). Only when the reader shows
 the order: a customer's reader hides other customers' orders, and a parking must not
 reveal that one exists (an order parked at its creation, which has no view, therefore
 waits and times out as before).
@@ -45,7 +46,7 @@ class ProjectionWatch(Protocol):
         ...
 
     async def parked_version(self, name: str, stream_id: str) -> int | None:
-        """The version the stream is parked at in the projection, None when it is not parked."""
+        """The version the stream is parked at in the projection, None when it is not parked (or not known to be)."""
         ...
 
 

@@ -172,6 +172,18 @@ async def parked_version(conn: AsyncConnection, projection: str, stream_id: str)
     return None if version is None else int(version)
 
 
+async def read_parked_places(
+    conn: AsyncConnection, projections: Sequence[str]
+) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per projection (each of those named), its parked streams and where each is parked: (version, position)."""
+    found: dict[str, dict[str, tuple[int, int]]] = {name: {} for name in projections}
+    columns = (parked_streams.c.projection, parked_streams.c.stream_id, parked_streams.c.version, parked_streams.c.position)
+    query = select(*columns).where(_HELD, parked_streams.c.projection.in_(list(projections)))
+    for projection, stream_id, version, position in await conn.execute(query):
+        found[projection][stream_id] = (int(version), int(position))
+    return found
+
+
 async def count_parked(conn: AsyncConnection) -> dict[str, int]:
     """How many streams each projection holds parked (projections with none are absent)."""
     query = select(parked_streams.c.projection, func.count()).where(_HELD).group_by(parked_streams.c.projection)

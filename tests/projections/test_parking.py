@@ -334,6 +334,32 @@ async def test_a_wait_on_a_parked_order_fails_at_once_whether_parked_before_or_d
     assert tracker.listener_count() == 0
 
 
+class DeafBus(InProcessBus):
+    """Loses every projection notice (as Redis pub/sub may): batches and parkings alike."""
+
+    async def publish(self, channel: str, notice: Notice) -> None:
+        if not channel.startswith(projection_channel("")):
+            await super().publish(channel, notice)
+
+
+async def test_a_parking_whose_notice_is_lost_still_fails_the_wait_at_the_next_poll(
+    database: Database, read_models: ReadModelStore, orders: Orders, make_runner: RunnerFactory
+) -> None:
+    deaf = DeafBus()
+    tracker = ProjectionTracker(deaf, read_models, ("order_views",), poll_interval=0.05)
+    await tracker.start()
+    try:
+        reader = OrderViewQueries(read_models)
+        waiter = asyncio.create_task(wait_for_order_version(tracker, reader, orders.bad, 3, timeout=None))
+        await eventually(lambda: _listening(tracker))
+        await make_runner("order_views", park_after=0, bus=deaf).catch_up()
+        async with asyncio.timeout(10):  # a guard: the wait itself has no timeout
+            with pytest.raises(StreamParkedError):
+                await waiter
+    finally:
+        await tracker.stop()
+
+
 async def _listening(tracker: ProjectionTracker) -> bool:
     return tracker.listener_count() == 1
 
