@@ -1,8 +1,8 @@
 """The bus's notices as frozen types, and their JSON on the wire (unchanged since dicts).
 
 "Events appended", "projection advanced" and "stream parked" are facts a subscriber may
-use; RESYNC says some may have been lost. A wire message that is not one of them decodes to RESYNC: the
-subscriber re-reads the store, which is always safe.
+use; RESYNC says some may have been lost. A wire message that is not one of them decodes
+to RESYNC: the subscriber re-reads the store, which is always safe.
 """
 
 from __future__ import annotations

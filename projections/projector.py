@@ -42,8 +42,8 @@ def fold_in_order(
     """Fold each event into its stream's row; returns the rows that changed, by stream id.
 
     Events the row already reflects are skipped (a replayed batch changes nothing); an
-    event that does not follow the row's version raises ProjectionGapError, never skips. A passed event
-    (an operator's skip of a parked event) only moves the row's version.
+    event that does not follow the row's version raises ProjectionGapError, never skips.
+    A passed event (an operator's skip of a parked event) only moves the row's version.
     """
     changed: dict[str, Row] = {}
     for recorded in events:

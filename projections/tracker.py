@@ -1,13 +1,15 @@
-"""The projection tracker: one per process, the latest known checkpoint (and parked streams) of each projection.
+"""The projection tracker: one per process, the latest known checkpoint and parked streams of each projection.
 
 It is fed by the projections' notices on the bus and by one database read of all
 checkpoints (and one of the parked streams) per poll_interval, however many requests are
-waiting. A wait asks it whether its order is parked: "no" costs nothing, "yes" is
-confirmed in the table (a retry may have released the stream since); a parking the
-notices missed reaches the listeners as a StreamParked from the next poll. A notice can be lost,
-so whenever the tracker sees a gap (a notice starting beyond the last known position, a
-poll showing more than the notices did, an overflowing inbox) its listeners get RESYNC and
-re-read the read model instead of trusting the notices.
+waiting. A notice can be lost, so whenever the tracker sees a gap (a notice starting
+beyond the last known position, a poll showing more than the notices did, an overflowing
+inbox) its listeners get RESYNC and re-read the read model instead of trusting the notices.
+
+Parked streams (projections/parking.py): a wait asks the tracker whether its order is
+parked. "No" costs nothing; "yes" is confirmed in the table, since a retry may have
+released the stream meanwhile. A parking whose notice was lost reaches the stream's
+listeners as a StreamParked from the next poll.
 """
 
 from __future__ import annotations
