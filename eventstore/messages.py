@@ -1,8 +1,8 @@
-"""The bus's three notices as frozen types, and their JSON on the wire (unchanged since dicts).
+"""The bus's notices as frozen types, and their JSON on the wire (unchanged since dicts).
 
-"Events appended" and "projection advanced" are facts a subscriber may use; RESYNC says
-some may have been lost. A wire message that is not one of them decodes to RESYNC: the
-subscriber re-reads the store, which is always safe.
+"Events appended", "projection advanced" and "stream parked" are facts a subscriber may
+use; RESYNC says some may have been lost. A wire message that is not one of them decodes
+to RESYNC: the subscriber re-reads the store, which is always safe.
 """
 
 from __future__ import annotations
@@ -43,13 +43,23 @@ class ProjectionAdvanced:
     traceparent: str | None = None  # the batch's trace context, with tracing on (eventstore/tracing.py)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamParked:
+    """Projection `name` parked the stream at version (position): its later events wait until a retry or a skip."""
+
+    name: str
+    stream_id: str
+    version: int
+    position: int
+
+
 @dataclass(frozen=True, slots=True)
 class Resync:
     """Notices may have been lost: re-read the store."""
 
 
 RESYNC = Resync()
-Notice = EventsAppended | ProjectionAdvanced | Resync
+Notice = EventsAppended | ProjectionAdvanced | StreamParked | Resync
 
 _RESYNC_WIRE = b'{"resync":true}'
 _NULL_TRACEPARENT = b',"traceparent":null}'
@@ -77,6 +87,13 @@ def decode(data: bytes | str) -> Notice:
 def _parse(fields: dict[str, object]) -> Notice:
     if fields.get("resync"):
         return RESYNC
+    if "name" in fields and "stream_id" in fields:
+        return StreamParked(
+            name=_typed(fields["name"], str),
+            stream_id=_typed(fields["stream_id"], str),
+            version=_typed(fields["version"], int),
+            position=_typed(fields["position"], int),
+        )
     if "name" in fields:
         return ProjectionAdvanced(
             name=_typed(fields["name"], str),

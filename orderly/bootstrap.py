@@ -26,6 +26,7 @@ from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.leadership import AdvisoryLease
 from projections.order_views.queries import OrderViewQueries
 from projections.order_views.search_index import PendingListCleaner
+from projections.parking_desk import ParkingDesk
 from projections.postgres_read_models import PostgresReadModels
 from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
@@ -183,6 +184,8 @@ def build_container(
                 batch_size=settings.batch_size,
                 poll_interval=settings.poll_interval,
                 lease=None if backend.lease is None else backend.lease(name),
+                streams=store,
+                park_after=settings.projection_retries,
             )
             for name, projector in PROJECTIONS.items()
         ]
@@ -205,6 +208,7 @@ def build_container(
             new_id=make_id,
             statuses=lambda: projection_statuses(read_models, store),
             status=lambda name: get_status(read_models, store, name),
+            parking=ParkingDesk(read_models, bus),
         )
     return Container(
         settings=settings,

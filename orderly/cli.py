@@ -1,4 +1,4 @@
-"""The `orderly` command: serve, migrate, project, status, rebuild, schema, token."""
+"""The `orderly` command: serve, migrate, project, status, rebuild, parked, schema, token."""
 
 from __future__ import annotations
 
@@ -122,11 +122,11 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
             statuses = await container.statuses()
         finally:
             await container.database.dispose()
-        print(f"{'projection':<22} {'state':<12} {'position':>10} {'head':>10} {'lag':>8}  last error")
+        print(f"{'projection':<22} {'state':<12} {'position':>10} {'head':>10} {'lag':>8} {'parked':>7}  last error")
         for status in statuses:
             print(
                 f"{status.name:<22} {status.state:<12} {status.position:>10} {status.head_position:>10} "
-                f"{status.lag:>8}  {status.last_error or ''}"
+                f"{status.lag:>8} {status.parked_streams:>7}  {status.last_error or ''}"
             )
         return 0
 
@@ -155,6 +155,12 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     asyncio.run(run())
     print(f"projection {args.name} reset to position 0; the running projectors replay the log")
     return 0
+
+
+def _parked(args: argparse.Namespace, settings: Settings) -> int:
+    from orderly.parked_command import run_parked
+
+    return asyncio.run(run_parked(args, settings))
 
 
 def _print_schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -227,6 +233,11 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("name", choices=list(PROJECTIONS), help="the projection")
     rebuild.add_argument("--in-place", action="store_true", help="stop-the-world: readers see it empty, then filling")
     rebuild.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL")
+    parked = command("parked", "list parked streams, or ask the projectors to retry or skip one", _parked)
+    parked.add_argument("action", choices=["list", "retry", "skip"], help="list, retry STREAM or skip STREAM")
+    parked.add_argument("stream", nargs="?", help="the parked stream (an order id), for retry and skip")
+    parked.add_argument("--projection", choices=list(PROJECTIONS), help="only this projection (default: all)")
+    parked.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL (to wake the projectors at once)")
     command("schema", "print the served GraphQL SDL (kept in schema/schema.graphql)", _print_schema)
     token = command("token", "print an HS256 token signed with ORDERLY_AUTH_JWT_SECRET", _token)
     token.add_argument("--sub", required=True, help="the subject (who the caller is)")

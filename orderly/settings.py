@@ -40,6 +40,7 @@ class Settings:
     run_projectors: bool = True
     poll_interval: float = 1.0
     batch_size: int = 5000
+    projection_retries: int = 3  # failed attempts of a batch retried before its poison stream is parked
     db_pool_size: int = 20
     db_max_overflow: int = 10
     db_pool_timeout: float = 5.0
@@ -67,6 +68,7 @@ class Settings:
             run_projectors=read(env, "ORDERLY_PROJECTORS", boolean, defaults.run_projectors),
             poll_interval=read(env, "ORDERLY_POLL_INTERVAL", positive_float, defaults.poll_interval),
             batch_size=read(env, "ORDERLY_BATCH_SIZE", positive_int, defaults.batch_size),
+            projection_retries=read(env, "ORDERLY_PROJECTION_RETRIES", non_negative_int, defaults.projection_retries),
             db_pool_size=read(env, "ORDERLY_DB_POOL_SIZE", positive_int, defaults.db_pool_size),
             db_max_overflow=read(env, "ORDERLY_DB_MAX_OVERFLOW", non_negative_int, defaults.db_max_overflow),
             db_pool_timeout=read(env, "ORDERLY_DB_POOL_TIMEOUT", positive_float, defaults.db_pool_timeout),

@@ -122,9 +122,7 @@ async def set_state(conn: AsyncConnection, name: str, state: ProjectionState, la
     )
 
 
-async def reset_checkpoint(
-    read_models: ReadModelStore, conn: AsyncConnection, name: str, state: ProjectionState
-) -> None:
+async def reset_checkpoint(read_models: ReadModelStore, conn: AsyncConnection, name: str, state: ProjectionState) -> None:
     """Move the checkpoint back to 0 (for a rebuild)."""
     await ensure_checkpoint(read_models, conn, name)
     await conn.execute(

@@ -58,10 +58,15 @@ async def read_truth(read_models: ReadModelStore, store: EventLog, now: datetime
             if status.lag > 0:
                 oldest = await _oldest_after(conn, status.position)
                 waited = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
-            lags.append(ProjectionLag(
-                name=status.name, position=status.position, state=status.state, lag_events=status.lag,
-                lag_seconds=waited,
-            ))
+            lags.append(
+                ProjectionLag(
+                    name=status.name,
+                    position=status.position,
+                    state=status.state,
+                    lag_events=status.lag,
+                    lag_seconds=waited,
+                )
+            )
         parked = await _parked(conn)
     return ReadSideTruth(head=head, projections=lags, parked=parked)
 

@@ -136,6 +136,6 @@ def _commit(shape: tuple[tuple[Table, tuple[str, ...], str | None], ...]) -> str
             f'w{index} AS (INSERT INTO "{table.name}" ({listed})'
             f' SELECT {listed} FROM json_populate_recordset(NULL::"{table.name}", ${6 + index}::json)'
             " WHERE EXISTS (SELECT FROM advanced)"
-            f' ON CONFLICT ({", ".join(key)}) DO UPDATE SET {replaced}{guard})'
+            f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {replaced}{guard})"
         )
     return "WITH " + ",\n".join(steps) + "\nSELECT count(*) FROM advanced"

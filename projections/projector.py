@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Table
@@ -26,6 +26,15 @@ class Versioned(Protocol):
 
 Row = TypeVar("Row", bound=Versioned)
 
+# The type an operator's skip gives a parked event (projections/parking.py): folding it
+# moves the row's version past it without applying it.
+PASSED_TYPE = "orderly.passed"
+
+
+def passed(recorded: RecordedEvent) -> RecordedEvent:
+    """The event marked to be passed over, not applied (a skip of a parked event)."""
+    return replace(recorded, type_name=PASSED_TYPE)
+
 
 def fold_in_order(
     rows: MutableMapping[str, Row], events: Iterable[RecordedEvent], fold: Callable[[Row | None, RecordedEvent], Row]
@@ -34,6 +43,7 @@ def fold_in_order(
 
     Events the row already reflects are skipped (a replayed batch changes nothing); an
     event that does not follow the row's version raises ProjectionGapError, never skips.
+    A passed event (an operator's skip of a parked event) only moves the row's version.
     """
     changed: dict[str, Row] = {}
     for recorded in events:
@@ -43,6 +53,11 @@ def fold_in_order(
             continue
         if recorded.version != held + 1:
             raise ProjectionGapError(recorded.stream_id, held, recorded.version)
+        if recorded.type_name == PASSED_TYPE:
+            if row is not None:  # with no row there is nothing to move; the next event shows the gap
+                row.version = recorded.version
+                rows[recorded.stream_id] = changed[recorded.stream_id] = row
+            continue
         rows[recorded.stream_id] = changed[recorded.stream_id] = fold(row, recorded)
     return changed
 

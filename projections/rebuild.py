@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, projection_channel
 from eventstore.messages import RESYNC
 from projections.checkpoints import ProjectionState, reset_checkpoint
+from projections.parked_streams import parked_streams
 from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
 
@@ -34,6 +35,8 @@ async def rebuild(read_models: ReadModelStore, name: str, *, bus: NotificationBu
         await reset_checkpoint(read_models, conn, name, ProjectionState.REBUILDING)
         for table in projector.tables:
             await conn.execute(delete(table))
+        # The replay meets any poison event again and parks its stream again.
+        await conn.execute(delete(parked_streams).where(parked_streams.c.projection == name))
     log.warning("projection %s reset to position 0 for a rebuild", name)
     if bus is not None:
         # Wake the runners (they re-read their checkpoints) and the trackers.

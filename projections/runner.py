@@ -25,6 +25,7 @@ from projections.batch_scope import batch_scope
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.doorbell import Doorbell, Wake
 from projections.metrics import observe_batch, observe_batch_conflict
+from projections.parking import DEFAULT_RETRIES, StreamParking, StreamReader
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
 from projections.slow_batch import SLOW_BATCH_SECONDS, BatchTimings, report_if_slow
@@ -55,6 +56,8 @@ class ProjectionRunner:
         retry_max: float = 30.0,
         lease: LeaseFactory | None = None,
         slow_batch: float = SLOW_BATCH_SECONDS,
+        streams: StreamReader | None = None,
+        park_after: int = DEFAULT_RETRIES,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -68,6 +71,12 @@ class ProjectionRunner:
         self._lease = lease
         self._slow_batch = slow_batch
         self._recorder = StateRecorder(name, read_models, retry_base=retry_base, retry_max=retry_max)
+        # Poison events park their stream after park_after retries (parking.py); `streams`
+        # (the event store; by default the log, when it can read a stream) is where a
+        # requested retry reads a parked stream again.
+        if streams is None and isinstance(store, StreamReader):
+            streams = store
+        self._parking = StreamParking(name, projector.plan, read_models, streams, bus, retries=park_after)
         self._task = BackgroundTask(self._run, f"projection:{name}")
         self._position = 0
         # The checkpoint as this runner last knew it; None: read it again before the next batch.
@@ -88,6 +97,11 @@ class ProjectionRunner:
     def last_error(self) -> str | None:
         """The error of the last failed attempt, until a batch succeeds."""
         return self._recorder.last_error
+
+    @property
+    def parked(self) -> dict[str, int]:
+        """The streams this runner holds back, with the version each is parked at."""
+        return self._parking.held
 
     @property
     def running(self) -> bool:
@@ -145,8 +159,10 @@ class ProjectionRunner:
         # The checkpoint is read once per term (and after a lost compare-and-set): while the
         # runner leads, it alone moves the checkpoint, and a rebuild or a rival's commit
         # makes the next compare-and-set fail, which reads it again.
+        reread = self._term_position is None
         if self._term_position is None:
             self._term_position = await self._checkpoint()
+        await self._parking.at_boundary(self._term_position, self._recorder.batch_state(full=not self._live), reread=reread)
         position = self._term_position
         applied = 0
         while True:
@@ -160,6 +176,8 @@ class ProjectionRunner:
             if committed is None:
                 position = self._term_position = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
+                # The other runner may have parked streams in the batches it committed.
+                await self._parking.at_boundary(position, self._recorder.batch_state(full=not self._live), reread=True)
                 continue
             position = self._term_position = committed
             applied += len(events)
@@ -188,7 +206,11 @@ class ProjectionRunner:
         # Read what the batch needs outside the write: if another runner (or a rebuild)
         # commits after this read, the checkpoint is no longer at from_position and the
         # compare-and-set writes nothing.
-        changes = await self._projector.plan(self._read_models, events)
+        admitted = self._parking.admitted(events)  # without the streams parked so far
+        try:
+            changes = await self._projector.plan(self._read_models, admitted)
+        except Exception as error:
+            changes = await self._parking.isolate(from_position, admitted, error)  # re-raised until it parks
         planned = time.perf_counter()
         if not await self._read_models.commit_batch(self.name, from_position, to_position, state, changes.upserts):
             observe_batch_conflict(self.name)
@@ -197,14 +219,16 @@ class ProjectionRunner:
         self._position = to_position
         self._recorder.committed(state, to_position)
         notice = ProjectionAdvanced(
-            name=self.name, from_position=from_position, position=to_position, streams=changes.streams,
+            name=self.name,
+            from_position=from_position,
+            position=to_position,
+            streams=changes.streams,
             traceparent=tracing.traceparent(),
         )
         await self._bus.publish(projection_channel(self.name), notice)
         observe_batch(self.name, len(events), time.perf_counter() - started)
+        await self._parking.committed()  # holds back the streams the batch parked, and announces them
         if self._live and state is ProjectionState.RUNNING:
-            marks = BatchTimings(
-                started=started, read=read, planned=planned, committed=committed, announced=time.perf_counter()
-            )
+            marks = BatchTimings(started=started, read=read, planned=planned, committed=committed, announced=time.perf_counter())
             report_if_slow(self.name, events, changes.upserts, marks, self._slow_batch)
         return to_position

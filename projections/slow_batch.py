@@ -45,9 +45,17 @@ def report_if_slow(
     log.warning(
         "projection %s: slow batch, positions %d-%d: %d events, %d streams, rows %s; took %.0f ms"
         " (read %.0f, plan %.0f, commit %.0f, announce %.0f); oldest event appended %.0f ms before it was announced",
-        name, events[0].position, events[-1].position, len(events),
-        len({event.stream_id for event in events}), rows, took * 1000, (marks.read - marks.started) * 1000,
-        (marks.planned - marks.read) * 1000, (marks.committed - marks.planned) * 1000,
-        (marks.announced - marks.committed) * 1000, waited * 1000,
+        name,
+        events[0].position,
+        events[-1].position,
+        len(events),
+        len({event.stream_id for event in events}),
+        rows,
+        took * 1000,
+        (marks.read - marks.started) * 1000,
+        (marks.planned - marks.read) * 1000,
+        (marks.committed - marks.planned) * 1000,
+        (marks.announced - marks.committed) * 1000,
+        waited * 1000,
         extra={"projection": name, "position": events[-1].position, "batch_ms": took * 1000, "waited_ms": waited * 1000},
     )

@@ -80,8 +80,12 @@ class StateRecorder:
         delay = float(min(self._retry_max, self._retry_base * 2 ** max(0, self._failures - 1)))
         log.error(
             "projection %s failed after position %d (attempt %d); retrying in %.2fs",
-            self._name, position, self._failures, delay,
-            exc_info=error, extra={"projection": self._name, "position": position},
+            self._name,
+            position,
+            self._failures,
+            delay,
+            exc_info=error,
+            extra={"projection": self._name, "position": position},
         )
         if self.leading:
             try:

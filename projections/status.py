@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from projections.checkpoints import ProjectionState, read_checkpoints
+from projections.parked_streams import count_parked
 from projections.projector import EventLog
 from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
@@ -21,6 +22,7 @@ class ProjectionStatusView:
     lag: int
     state: ProjectionState
     last_error: str | None
+    parked_streams: int = 0  # streams held back after a poison event; the projection runs on
 
 
 async def projection_statuses(
@@ -30,6 +32,7 @@ async def projection_statuses(
     wanted = list(PROJECTIONS if names is None else names)
     async with read_models.reader.connect() as conn:
         checkpoints = await read_checkpoints(conn, wanted)
+        parked = await count_parked(conn)
     # The head is read after the checkpoints, so it is never behind them.
     head = await store.head_position()
     statuses = []
@@ -44,6 +47,7 @@ async def projection_statuses(
                 lag=max(0, head - position),
                 state=ProjectionState.STOPPED if checkpoint is None else checkpoint.state,
                 last_error=None if checkpoint is None else checkpoint.last_error,
+                parked_streams=parked.get(name, 0),
             )
         )
     return statuses

@@ -1,10 +1,15 @@
-"""The projection tracker: one per process, the latest known checkpoint of each projection.
+"""The projection tracker: one per process, the latest known checkpoint and parked streams of each projection.
 
 It is fed by the projections' notices on the bus and by one database read of all
-checkpoints per poll_interval, however many requests are waiting. A notice can be lost,
-so whenever the tracker sees a gap (a notice starting beyond the last known position, a
-poll showing more than the notices did, an overflowing inbox) its listeners get RESYNC and
-re-read the read model instead of trusting the notices.
+checkpoints (and one of the parked streams) per poll_interval, however many requests are
+waiting. A notice can be lost, so whenever the tracker sees a gap (a notice starting
+beyond the last known position, a poll showing more than the notices did, an overflowing
+inbox) its listeners get RESYNC and re-read the read model instead of trusting the notices.
+
+Parked streams (projections/parking.py): a wait asks the tracker whether its order is
+parked. "No" costs nothing; "yes" is confirmed in the table, since a retry may have
+released the stream meanwhile. A parking whose notice was lost reaches the stream's
+listeners as a StreamParked from the next poll.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ from contextlib import AbstractAsyncContextManager
 from eventstore import tracing
 from eventstore.bus import NotificationBus, Subscription, projection_channel
 from eventstore.fanout import Fanout
-from eventstore.messages import Notice, ProjectionAdvanced
+from eventstore.messages import Notice, ProjectionAdvanced, StreamParked
 from eventstore.metrics import observe_resync
 from eventstore.tasks import BackgroundTask
 from projections.checkpoints import checkpoint_position, read_checkpoints
 from projections.metrics import POSITION, observed_wait
+from projections.parked_streams import parked_version, read_parked_places
 from projections.read_models import ReadModelStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ class ProjectionTracker:
         self._poll_interval = poll_interval
         self._known: dict[str, int | None] = dict.fromkeys(self._names)
         self._changed: dict[str, asyncio.Event] = {name: asyncio.Event() for name in self._names}
+        self._parked: dict[str, dict[str, int]] = {name: {} for name in self._names}  # stream -> parked version
         # Per projection, listeners by stream id; None: every notice of the projection.
         self._listeners: dict[str, Fanout[str | None]] = {name: Fanout() for name in self._names}
         self._task = BackgroundTask(self._run, "projection-tracker")
@@ -102,6 +109,17 @@ class ProjectionTracker:
             current = self._known[name] or 0
         return True
 
+    async def parked_version(self, name: str, stream_id: str) -> int | None:
+        """The version the stream is parked at in the projection, None when it is not (see the module docstring)."""
+        self._require(name)
+        if stream_id not in self._parked[name]:
+            return None
+        async with self._reader.connect() as conn:
+            version = await parked_version(conn, name, stream_id)
+        if version is None:
+            self._parked[name].pop(stream_id, None)
+        return version
+
     @property
     def running(self) -> bool:
         """Whether the tracker's task is alive."""
@@ -140,12 +158,25 @@ class ProjectionTracker:
         try:
             async with self._reader.connect() as conn:
                 checkpoints = await read_checkpoints(conn, self._names)
+                parked = await read_parked_places(conn, self._names)
         except Exception:
             log.warning("projection tracker could not read checkpoints", exc_info=True)
             return
         for name in self._names:
             checkpoint = checkpoints.get(name)
             self._observe(name, 0 if checkpoint is None else checkpoint.position)
+            self._observe_parked(name, parked[name])
+
+    def _observe_parked(self, name: str, parked: dict[str, tuple[int, int]]) -> None:
+        known, self._parked[name] = self._parked[name], {stream: version for stream, (version, _) in parked.items()}
+        for stream_id, (version, position) in parked.items():
+            if known.get(stream_id) != version:  # its notice was lost (or is late): tell the stream's listeners
+                self._deliver_parked(StreamParked(name=name, stream_id=stream_id, version=version, position=position))
+
+    def _deliver_parked(self, notice: StreamParked) -> None:
+        listeners = self._listeners[notice.name]
+        listeners.deliver(None, notice)
+        listeners.deliver(notice.stream_id, notice)
 
     def _observe(self, name: str, position: int) -> None:
         known = self._known[name]
@@ -160,6 +191,11 @@ class ProjectionTracker:
         observe_resync("tracker")
 
     def _on_notice(self, notice: Notice) -> None:
+        if isinstance(notice, StreamParked):
+            if notice.name in self._parked:
+                self._parked[notice.name][notice.stream_id] = notice.version
+                self._deliver_parked(notice)
+            return
         if not isinstance(notice, ProjectionAdvanced):
             # Our own inbox overflowed or someone asked everyone to re-read.
             self._broadcast_resync()

@@ -9,8 +9,9 @@ from domain.issuers import command_key
 from domain.values import LineItem
 from eventstore import log_context
 from resolvers.arguments import check_expected_version, command_id, new_order_id
-from resolvers.authorization import ANY_ROLE, STAFF, Authorized, issuer_of, new_order_customer
+from resolvers.authorization import ADMIN, ANY_ROLE, STAFF, Authorized, issuer_of, new_order_customer
 from resolvers.input_values import ValidInput
+from resolvers.parking import retry_parked_stream, skip_parked_event
 from schema.context import Context, Services
 from schema.inputs import AddOrderItemInput, CancelOrderInput, CreateOrderInput, ShipOrderInput
 from schema.types import CommandResult
@@ -85,3 +86,21 @@ class Mutation:
             issuer=issuer_of(info.context.principal),
         )
         return await _dispatch(services, command)
+
+    retry_parked_stream = strawberry.mutation(
+        resolver=retry_parked_stream,
+        extensions=[ValidInput(), Authorized(ADMIN)],
+        description=(
+            "Asks the projector to replay a parked stream from its parked event, in order, once the cause is "
+            "fixed (in every projection that parked it, or the one named); returns the requests recorded. "
+            "If it fails again it stays parked with the new error (admin only)."
+        ),
+    )
+    skip_parked_event = strawberry.mutation(
+        resolver=skip_parked_event,
+        extensions=[ValidInput(), Authorized(ADMIN)],
+        description=(
+            "Asks the projector to pass a parked stream's parked event without applying it, then replay the "
+            "rest; returns the requests recorded (admin only)."
+        ),
+    )

@@ -10,6 +10,7 @@ from projections.order_views.queries import NAME as ORDER_VIEWS
 from resolvers.arguments import check_min_version, check_page, check_search, wait_seconds
 from resolvers.authorization import ADMIN, ANY_ROLE, Authorized, customer_filter, named_customer, visible_orders
 from resolvers.input_values import ValidInput
+from resolvers.parking import parked_streams
 from schema.context import Context, Services
 from schema.enums import OrderSortField, OrderStatus, SortOrder
 from schema.inputs import OrderFilter
@@ -31,7 +32,8 @@ class Query:
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
         description=(
             "The order, or null. With minVersion, waits up to waitMs (default 2000, at most 10000) "
-            "for the view to reach that version, then returns what it has: compare `version`."
+            "for the view to reach that version, then returns what it has: compare `version`. Fails at once "
+            "with PROJECTION_FAILED when the order's stream is parked (a projection error) below that version."
         ),
     )
     async def order(
@@ -127,6 +129,12 @@ class Query:
     async def order_events(self, info: Info, order_id: strawberry.ID) -> list[Event]:
         records = await info.context.services.store.read_stream(str(order_id))
         return [Event.from_record(record) for record in records]
+
+    parked_streams = strawberry.field(
+        resolver=parked_streams,
+        extensions=[ValidInput(), Authorized(ADMIN)],
+        description="Streams the projections hold parked after an error, oldest first (admin only).",
+    )
 
     @strawberry.field(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def projections(self, info: Info) -> list[ProjectionStatus]:

@@ -28,7 +28,8 @@ class Subscription:
         description=(
             "Emits the order once the read model shows it at minVersion or later (at once if it "
             "already does), then completes. With timeoutMs, ends with CONSISTENCY_TIMEOUT if that "
-            "does not happen in time."
+            "does not happen in time, and at once with PROJECTION_FAILED when the order's stream is parked "
+            "(a projection error) below minVersion."
         ),
     )
     async def order_projected(

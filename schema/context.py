@@ -8,6 +8,7 @@ from typing import Any
 
 from domain.ports import Clock
 from projections.consistency import OrderReader, ProjectionWatch
+from projections.parking_desk import ParkingDesk
 from projections.status import ProjectionStatusView
 from schema.loaders import Loaders
 from schema.ports import CommandDispatcher, CustomerQueries, OrderQueries, StreamReader
@@ -29,6 +30,7 @@ class Services:
     new_id: Callable[[], str]
     statuses: Callable[[], Awaitable[list[ProjectionStatusView]]]
     status: Callable[[str], Awaitable[ProjectionStatusView | None]]
+    parking: ParkingDesk
 
 
 @dataclass(kw_only=True)

@@ -11,10 +11,12 @@ import strawberry
 from domain.values import OrderStatus
 from projections.checkpoints import ProjectionState
 from projections.order_views.queries import OrderSortField, SortOrder
+from projections.parked_streams import ParkingRequest
 
 strawberry.enum(OrderStatus)
 strawberry.enum(OrderSortField)
 strawberry.enum(SortOrder)
 strawberry.enum(ProjectionState)
+strawberry.enum(ParkingRequest, description="What an operator asked the projector to do with a parked stream.")
 
-__all__ = ["OrderSortField", "OrderStatus", "ProjectionState", "SortOrder"]
+__all__ = ["OrderSortField", "OrderStatus", "ParkingRequest", "ProjectionState", "SortOrder"]

@@ -22,6 +22,7 @@ from domain.errors import (
     OrderNotFoundError,
     ServiceUnavailableError,
 )
+from projections.consistency import StreamParkedError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ ERROR_CODES: Mapping[type[Exception], str] = {
     UnauthenticatedError: "UNAUTHENTICATED",
     ForbiddenError: "FORBIDDEN",
     LimitExceededError: "LIMIT_EXCEEDED",
+    StreamParkedError: "PROJECTION_FAILED",
     ApiError: "BAD_USER_INPUT",
 }
 

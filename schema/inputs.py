@@ -32,9 +32,7 @@ class AddressInput:
 
     def to_address(self) -> Address:
         """The domain's address (GraphQL needs an input type of its own; the domain has one shape)."""
-        return Address(
-            line1=self.line1, line2=self.line2, city=self.city, postal_code=self.postal_code, country=self.country
-        )
+        return Address(line1=self.line1, line2=self.line2, city=self.city, postal_code=self.postal_code, country=self.country)
 
 
 @strawberry.input
@@ -72,10 +70,7 @@ class AddOrderItemInput:
     price: Decimal
     expected_version: int | None = strawberry.field(
         default=None,
-        description=(
-            "When given, the command is rejected with CONCURRENCY_CONFLICT unless the order "
-            "stream is at this version."
-        ),
+        description=("When given, the command is rejected with CONCURRENCY_CONFLICT unless the order stream is at this version."),
     )
     command_id: strawberry.ID | None = None
 

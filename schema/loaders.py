@@ -41,9 +41,7 @@ class BatchedOrderReader:
             found = await orders.get_many(list(dict.fromkeys(order_ids)))
             return [found.get(order_id) for order_id in order_ids]
 
-        self._loader: DataLoader[str, OrderView | None] = DataLoader(
-            load_fn=load_views, cache=False, max_batch_size=MAX_BATCH
-        )
+        self._loader: DataLoader[str, OrderView | None] = DataLoader(load_fn=load_views, cache=False, max_batch_size=MAX_BATCH)
 
     async def get(self, order_id: str) -> OrderView | None:
         """The order's current view, read in a batch with this tick's other reads."""

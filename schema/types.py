@@ -175,13 +175,14 @@ class Event:
 
 @strawberry.type
 class ProjectionStatus:
-    name: str = strawberry.field(
-        description='The read model\'s name: "order_views" or "customer_summaries" (more may be added).'
-    )
+    name: str = strawberry.field(description='The read model\'s name: "order_views" or "customer_summaries" (more may be added).')
     position: Position = strawberry.field(description="Last global position applied.")
     head_position: Position = strawberry.field(description="Last global position in the event store.")
     lag: int = strawberry.field(description="headPosition - position")
     state: ProjectionState
+    parked_streams: int | None = strawberry.field(
+        description="How many streams the projection holds parked after an error (it runs on for the rest)."
+    )
     error: strawberry.Private[str | None]
 
     @strawberry.field(description="The projection's last error, for admins only (it may quote internals); null for others.")
@@ -197,5 +198,6 @@ class ProjectionStatus:
             head_position=Position(view.head_position),
             lag=view.lag,
             state=view.state,
+            parked_streams=view.parked_streams,
             error=view.last_error,
         )

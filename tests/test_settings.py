@@ -29,3 +29,11 @@ def test_the_switches_and_origins_are_read_from_the_environment() -> None:
 def test_an_origin_that_is_not_one_is_refused_with_the_variable_named(origins: str) -> None:
     with pytest.raises(SettingsError, match="ORDERLY_CORS_ORIGINS"):
         Settings.from_mapping({"ORDERLY_CORS_ORIGINS": origins})
+
+
+def test_projection_retries_default_to_three_and_refuse_a_negative_count() -> None:
+    assert Settings.from_mapping({}).projection_retries == 3
+    assert Settings.from_mapping({"ORDERLY_PROJECTION_RETRIES": "0"}).projection_retries == 0
+    for bad in ("-1", "some"):
+        with pytest.raises(SettingsError, match="ORDERLY_PROJECTION_RETRIES"):
+            Settings.from_mapping({"ORDERLY_PROJECTION_RETRIES": bad})

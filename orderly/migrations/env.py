@@ -22,6 +22,7 @@ _READ_MODEL_MODULES = (
     "projections.checkpoints",
     "projections.order_views.tables",
     "projections.customer_summaries.tables",
+    "projections.parked_streams",
 )
 
 

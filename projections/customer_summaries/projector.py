@@ -152,9 +152,7 @@ async def plan(reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChang
     return BatchChanges(
         upserts=(
             Upsert(table=customer_order_facts, rows=[fact.row() for fact in changed.values()], key=("order_id",)),
-            Upsert(
-                table=customer_summaries, rows=[_summary_row(row) for row in summaries.values()], key=("customer_id",)
-            ),
+            Upsert(table=customer_summaries, rows=[_summary_row(row) for row in summaries.values()], key=("customer_id",)),
         ),
         streams={order_id: fact.version for order_id, fact in changed.items()},
     )

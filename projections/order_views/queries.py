@@ -212,11 +212,7 @@ class OrderViewQueries:
         page = min(max(1, page), MAX_PAGE)
         page_size = min(max(1, page_size), MAX_PAGE_SIZE)
         rows_query: Select[Any] = (
-            select(*_VIEW_COLUMNS)
-            .where(*conditions)
-            .order_by(*ordering)
-            .limit(page_size)
-            .offset((page - 1) * page_size)
+            select(*_VIEW_COLUMNS).where(*conditions).order_by(*ordering).limit(page_size).offset((page - 1) * page_size)
         )
         count_query = select(func.count()).select_from(order_views).where(*conditions)
         async with self._read_models.snapshot() as conn:
