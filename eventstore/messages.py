@@ -72,7 +72,9 @@ def encode(notice: Notice) -> bytes:
     if isinstance(notice, Resync):
         return _RESYNC_WIRE
     wire = orjson.dumps(notice)
-    return wire[: -len(_NULL_TRACEPARENT)] + b"}" if notice.traceparent is None else wire
+    if isinstance(notice, StreamParked) or notice.traceparent is not None:
+        return wire
+    return wire[: -len(_NULL_TRACEPARENT)] + b"}"
 
 
 def decode(data: bytes | str) -> Notice:
