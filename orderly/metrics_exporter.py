@@ -134,14 +134,12 @@ def describe(truth: ReadSideTruth) -> Iterator[Metric]:
         waited.add_metric([projection.name], projection.lag_seconds)
         for candidate in ProjectionState:
             state.add_metric([projection.name, candidate.value], 1 if candidate is projection.state else 0)
-    yield from (head, position, lag, waited, state)
-    if truth.parked is not None:
-        parked = GaugeMetricFamily(
-            "orderly_parked_streams", "Streams parked by a poison event, per projection", labels=["projection"]
-        )
-        for name in PROJECTIONS:
-            parked.add_metric([name], truth.parked.get(name, 0))
-        yield parked
+    parked = GaugeMetricFamily(
+        "orderly_parked_streams", "Streams parked by a poison event, per projection", labels=["projection"]
+    )
+    for name in PROJECTIONS:
+        parked.add_metric([name], truth.parked.get(name, 0))
+    yield from (head, position, lag, waited, state, parked)
 
 
 class MetricsExporter:

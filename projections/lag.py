@@ -1,8 +1,7 @@
 """What the database knows about the read side, read at scrape time: the same answer in every process.
 
 Per projection: its checkpoint, its state, how many events it is behind the head, and how
-long the oldest of those has been waiting. And the parked streams per projection, when
-the `parked_streams` table (issue 12's poison-event parking) exists in this database.
+long the oldest of those has been waiting, and how many of its streams are parked.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import column, func, inspect, select, table
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eventstore.tables import events
@@ -23,7 +22,6 @@ from projections.status import projection_statuses
 
 log = logging.getLogger(__name__)
 
-PARKED_TABLE = "parked_streams"
 _OLDEST_AFTER = select(events.c.recorded_at).order_by(events.c.position).limit(1)
 
 
@@ -44,7 +42,7 @@ class ReadSideTruth:
 
     head: int
     projections: list[ProjectionLag]
-    parked: Mapping[str, int] | None  # None: this database has no parked_streams table
+    parked: Mapping[str, int]  # streams parked after a poison event, per projection
 
 
 async def read_truth(read_models: ReadModelStore, store: EventLog, now: datetime) -> ReadSideTruth:
@@ -67,7 +65,7 @@ async def read_truth(read_models: ReadModelStore, store: EventLog, now: datetime
                     lag_seconds=waited,
                 )
             )
-        parked = await _parked(conn)
+    parked = {status.name: status.parked_streams for status in statuses}
     return ReadSideTruth(head=head, projections=lags, parked=parked)
 
 
@@ -75,13 +73,3 @@ async def _oldest_after(conn: AsyncConnection, position: int) -> datetime | None
     statement = _OLDEST_AFTER.where(events.c.position > position)
     value: datetime | None = (await conn.execute(statement)).scalar_one_or_none()
     return value
-
-
-async def _parked(conn: AsyncConnection) -> dict[str, int] | None:
-    # The table comes with another part of issue 12; until its migration has run it is absent.
-    exists = await conn.run_sync(lambda sync: inspect(sync).has_table(PARKED_TABLE))
-    if not exists:
-        return None
-    parked = table(PARKED_TABLE, column("projection"))
-    rows = await conn.execute(select(parked.c.projection, func.count()).group_by(parked.c.projection))
-    return {str(name): int(count) for name, count in rows}

@@ -38,9 +38,7 @@ async def scrape(http: httpx.AsyncClient, url: str, headers: Mapping[str, str] |
     return parse(response.text)
 
 
-async def scrape_until(
-    http: httpx.AsyncClient, url: str, condition: Callable[[Samples], bool], timeout: float = 10.0
-) -> Samples:
+async def scrape_until(http: httpx.AsyncClient, url: str, condition: Callable[[Samples], bool], timeout: float = 10.0) -> Samples:
     """Scrape until the samples meet the condition: the server updates some series just after it answers."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

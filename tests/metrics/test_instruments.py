@@ -78,8 +78,13 @@ def test_metrics_are_off_by_default_and_read_from_the_environment() -> None:
     assert Settings.from_mapping({}).metrics == MetricsSettings()
     assert not MetricsSettings().collecting
     read = MetricsSettings.from_mapping(
-        {"ORDERLY_METRICS": "on", "ORDERLY_METRICS_PORT": "9464", "ORDERLY_METRICS_HOST": "0.0.0.0",
-         "ORDERLY_METRICS_OPERATION_NAMES": "0"})
+        {
+            "ORDERLY_METRICS": "on",
+            "ORDERLY_METRICS_PORT": "9464",
+            "ORDERLY_METRICS_HOST": "0.0.0.0",
+            "ORDERLY_METRICS_OPERATION_NAMES": "0",
+        }
+    )
     assert (read.enabled, read.port, read.host, read.collecting) == (True, 9464, "0.0.0.0", True)
     assert read.operation_names == 0  # every named operation is "other"
     assert MetricsSettings.from_mapping({"ORDERLY_METRICS_PORT": "0"}).collecting  # 0: any free port

@@ -86,19 +86,22 @@ async def test_api_and_projector_processes_report_the_same_lag(postgres_url: str
                 assert value(answered, "orderly_projection_lag_seconds", projection=name) == 0
 
 
-async def test_parked_streams_are_reported_once_their_table_exists(postgres_url: str) -> None:
+async def test_parked_streams_are_counted_per_projection(postgres_url: str) -> None:
     settings = server_settings(postgres_url, run_projectors=False, metrics=MetricsSettings(enabled=True))
     async with running_server(settings) as api:
         url = f"{api.base_url}/metrics"
-        assert not any(name == "orderly_parked_streams" for name, _ in await scrape(api.http, url))
+        before = await scrape(api.http, url)
+        assert value(before, "orderly_parked_streams", default=-1, projection="order_views") == 0
         connection = await asyncpg.connect(postgres_url)
         try:
-            # The shape issue 12's parking adds (projection, stream_id, ...); only those two columns are read.
-            await connection.execute("CREATE TABLE parked_streams (projection text NOT NULL, stream_id text NOT NULL)")
-            await connection.execute(
-                "INSERT INTO parked_streams VALUES ('order_views', 'o-1'), ('order_views', 'o-2'), "
-                "('customer_summaries', 'o-1')"
-            )
+            for projection, stream in (("order_views", "o-1"), ("order_views", "o-2"), ("customer_summaries", "o-1")):
+                await connection.execute(
+                    "INSERT INTO parked_streams (projection, stream_id, version, position, event_type, event_id,"
+                    " error, attempts, parked_at) VALUES ($1, $2, 1, 1, 'order.created', $3, 'boom', 1, now())",
+                    projection,
+                    stream,
+                    f"{projection}-{stream}",
+                )
         finally:
             await connection.close()
         samples = await scrape(api.http, url)

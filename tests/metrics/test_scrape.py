@@ -28,9 +28,7 @@ WATCH = "subscription Watch($id: ID!) { orderUpdated(orderId: $id) { orderId ver
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def api(
-    module_backend: tuple[str, Path | str], tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[RunningServer]:
+async def api(module_backend: tuple[str, Path | str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
     """A server with ORDERLY_METRICS=on and its projectors."""
     backend, template = module_backend
     async with fresh_database_url(backend, template, tmp_path_factory.mktemp("metrics")) as url:
@@ -51,18 +49,18 @@ async def test_a_mutation_and_a_query_move_their_latency_histograms(api: Running
     order_id = await create_order(api)
     await api.gql.data(ORDER, {"id": order_id})
     after = await scrape(api.http, metrics_url(api))
-    assert value(after, SECONDS, operation="Create", type="mutation") == value(
-        before, SECONDS, operation="Create", type="mutation") + 1
-    assert value(after, SECONDS, operation="Order", type="query") == value(
-        before, SECONDS, operation="Order", type="query") + 1
+    assert (
+        value(after, SECONDS, operation="Create", type="mutation")
+        == value(before, SECONDS, operation="Create", type="mutation") + 1
+    )
+    assert value(after, SECONDS, operation="Order", type="query") == value(before, SECONDS, operation="Order", type="query") + 1
     assert value(after, "orderly_graphql_operation_seconds_bucket", operation="Order", type="query", le="+Inf") >= 1
 
 
 async def test_errors_are_counted_by_code_and_client_names_stay_bounded(api: RunningServer) -> None:
     invalid_name = f"Probe{uuid.uuid4().hex}"
     before = await scrape(api.http, metrics_url(api))
-    assert await api.gql.error_code("query BadMin { order(orderId: \"x\", minVersion: -1) { version } }") == (
-        "BAD_USER_INPUT")
+    assert await api.gql.error_code('query BadMin { order(orderId: "x", minVersion: -1) { version } }') == ("BAD_USER_INPUT")
     assert await api.gql.error_code(f"query {invalid_name} {{ noSuchField }}") == "BAD_USER_INPUT"
     after = await scrape(api.http, metrics_url(api))
     counted = {"operation": "BadMin", "type": "query", "code": "BAD_USER_INPUT"}
@@ -81,8 +79,10 @@ async def test_read_your_writes_waits_are_counted_by_outcome(api: RunningServer)
     assert (await api.gql.data(ORDER, {"id": order_id, "v": 99, "w": 50}))["order"]["version"] == 1
     after = await scrape(api.http, metrics_url(api))
     for outcome in ("reached", "timed_out"):
-        assert value(after, WAITS, kind="order_version", outcome=outcome) == value(
-            before, WAITS, kind="order_version", outcome=outcome) + 1, outcome
+        assert (
+            value(after, WAITS, kind="order_version", outcome=outcome)
+            == value(before, WAITS, kind="order_version", outcome=outcome) + 1
+        ), outcome
 
 
 async def test_a_projection_batch_moves_the_batch_series_and_the_lag_returns_to_zero(api: RunningServer) -> None:
@@ -91,7 +91,8 @@ async def test_a_projection_batch_moves_the_batch_series_and_the_lag_returns_to_
     order_id = await create_order(api)
     await api.gql.data(ORDER, {"id": order_id, "v": 1})
     after = await scrape_until(
-        api.http, metrics_url(api),
+        api.http,
+        metrics_url(api),
         lambda s: value(s, batches, projection="order_views") > value(before, batches, projection="order_views"),
     )
     assert value(after, batches, projection="order_views") > value(before, batches, projection="order_views")
@@ -122,8 +123,10 @@ async def test_a_subscription_and_its_socket_are_open_while_they_run(api: Runnin
         await subscription.stop()
         ended = await scrape_until(api.http, url, lambda s: value(s, subscriptions) == value(before, subscriptions))
         assert value(ended, subscriptions) == value(before, subscriptions)
-        assert value(ended, SECONDS, operation="Watch", type="subscription") == value(
-            before, SECONDS, operation="Watch", type="subscription") + 1
+        assert (
+            value(ended, SECONDS, operation="Watch", type="subscription")
+            == value(before, SECONDS, operation="Watch", type="subscription") + 1
+        )
     closed = await scrape_until(api.http, url, lambda s: value(s, sockets) == value(before, sockets))
     assert value(closed, sockets) == value(before, sockets)
 
@@ -139,8 +142,10 @@ async def test_a_subscription_error_is_counted_with_its_code(api: RunningServer)
     after = await scrape(api.http, url)
     labels = {"operation": "Late", "type": "subscription", "code": "CONSISTENCY_TIMEOUT"}
     assert value(after, ERRORS, **labels) == value(before, ERRORS, **labels) + 1
-    assert value(after, WAITS, kind="position", outcome="timed_out") == value(
-        before, WAITS, kind="position", outcome="timed_out") + 1
+    assert (
+        value(after, WAITS, kind="position", outcome="timed_out")
+        == value(before, WAITS, kind="position", outcome="timed_out") + 1
+    )
 
 
 async def test_the_exposition_carries_no_order_or_customer_ids(api: RunningServer) -> None:
@@ -160,4 +165,5 @@ async def test_a_request_refused_before_it_is_an_operation_is_not_counted(api: R
     after = await scrape(api.http, metrics_url(api))
     for operation in ("Watch", "other"):
         assert value(after, SECONDS, operation=operation, type="subscription") == value(
-            before, SECONDS, operation=operation, type="subscription")
+            before, SECONDS, operation=operation, type="subscription"
+        )
