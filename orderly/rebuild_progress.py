@@ -78,7 +78,7 @@ class RebuildProgressBar:
             now = time.monotonic()
             if now - self._plain_at >= PLAIN_EVERY_SECONDS:
                 self._plain_at = now
-                self._console.print(f"rebuild {self._name}: {describe(progress)}", highlight=False)
+                self._console.print(f"rebuild {self._name}: {describe(progress)}", highlight=False, soft_wrap=True)
             return
         description = f"{self._name} g{progress.generation}"
         if self._task is None:
