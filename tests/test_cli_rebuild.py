@@ -14,12 +14,12 @@ from orderly.bootstrap import open_event_store, open_read_models
 from orderly.rebuild_progress import RebuildProgressBar
 from projections.blue_green import BlueGreenRebuild
 from projections.checkpoints import Checkpoint, ProjectionState, ensure_checkpoint, read_checkpoint
-from projections.read_models import ReadModelStore
-from projections.status import RebuildProgress
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderViewQueries
+from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
+from projections.status import RebuildProgress
 from tests.projections.builders import create_order, item, new_id
 from tests.projections.conftest import eventually
 from tests.test_cli import orderly

@@ -3,7 +3,8 @@
 `orderly rebuild order_views` runs as a subprocess; it is SIGKILLed mid-way, then run again, and
 finishes. Meanwhile clients keep writing on one API and reading on both: no read of an order
 already seen (or seeded) answers null, no order's version and no customer's order count ever
-goes down, nor does the projection's position, and no read fails. At the end the live rows equal a fold of the whole log from scratch.
+goes down, nor does the projection's position, and no read fails. At the end the live rows
+equal a fold of the whole log from scratch.
 """
 
 from __future__ import annotations

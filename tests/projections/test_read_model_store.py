@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from eventstore.database import Database
+from orderly.bootstrap import open_read_models
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState, ensure_checkpoint, projection_checkpoints, read_checkpoint
-from orderly.bootstrap import open_read_models
 from projections.customer_summaries.projector import PROJECTOR as CUSTOMER_SUMMARIES
 from projections.customer_summaries.tables import FACT_ROW, customer_order_facts
 from projections.generations import generation_tables
