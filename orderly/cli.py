@@ -20,6 +20,8 @@ from schema.principal import Role
 
 logger = logging.getLogger("orderly")
 
+UNTOUCHED = "the live generation is untouched; run the command again to resume the rebuild"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
@@ -163,7 +165,17 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
 
-    return asyncio.run(run())
+    from projections.leadership import LeaseLostError
+    from projections.switch import RebuildError
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        print(f"orderly rebuild: interrupted; {UNTOUCHED}", file=sys.stderr)
+        return 130
+    except (RebuildError, LeaseLostError) as error:
+        print(f"orderly rebuild: {error}; {UNTOUCHED}", file=sys.stderr)
+        return 1
 
 
 def _rebuild_in_place(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,6 +13,8 @@ from sqlalchemy import func, inspect, select, text
 from domain.command_bus import CommandBus
 from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
+from orderly.bootstrap import build_container
+from orderly.settings import Settings
 from projections.blue_green import BlueGreenRebuild
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState, read_checkpoint, shadow_name
@@ -258,3 +260,24 @@ async def test_readers_on_the_pool_and_on_sqlalchemy_never_fail_across_a_switch(
 async def _at(read_models: ReadModelStore, head: int) -> bool:
     live = await _live(read_models)
     return bool(live.position >= head)
+
+
+async def test_a_projector_process_started_with_a_new_version_upgrades_its_projection(
+    database_url: str, store: SqlEventStore, commands: CommandBus, read_models: ReadModelStore, make_runner: RunnerFactory
+) -> None:
+    ids = await _orders(commands, 4)
+    await _caught_up(make_runner("order_views"), store)
+    bumped = {"order_views": replace(ORDERS, version=2), "customer_summaries": PROJECTIONS["customer_summaries"]}
+    settings = Settings(database_url=database_url, poll_interval=0.1, run_projectors=True)
+    container = build_container(settings, api=False, overrides={"projections": bumped})
+    await container.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(upgrade.finished.wait() for upgrade in container.upgrades)), 20)
+    finally:
+        await container.stop()
+    live = await _live(read_models)
+    assert (live.generation, live.version) == (2, 2)
+    summaries = await _live(read_models, "customer_summaries")
+    assert (summaries.generation, summaries.version) == (1, 1)  # its version did not change: not rebuilt
+    order = await OrderViewQueries(read_models).get(ids[1])
+    assert order is not None and order.status.value == "SHIPPED"
