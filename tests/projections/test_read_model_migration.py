@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 
 from eventstore.database import Database
+from orderly.migrate import alembic_config
 from projections.checkpoints import projection_checkpoints
 from projections.generations import physical_table
 from projections.registry import PROJECTIONS
@@ -81,3 +83,23 @@ async def test_each_logical_name_is_a_view_with_the_declared_columns(database: D
                 assert f"{table.name}__g1" in tables
                 shown = (await conn.execute(text(f'SELECT * FROM "{table.name}" LIMIT 0'))).keys()
                 assert list(shown) == [column.name for column in metadata.tables[table.name].columns]
+
+
+async def test_0003_downgrades_to_plain_tables_of_the_live_generation_and_upgrades_again(database: Database) -> None:
+    async with database.write_engine.begin() as conn:
+        await conn.execute(text("INSERT INTO customer_order_facts__g1 VALUES ('o-1', 'c-1', 'CREATED', '1', 100, 1)"))
+        await conn.run_sync(lambda sync: _alembic(sync, "downgrade", "0002"))
+    async with database.engine.connect() as conn:
+        assert "customer_order_facts" in await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert await conn.scalar(text("SELECT count(*) FROM customer_order_facts")) == 1
+    async with database.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: _alembic(sync, "upgrade", "head"))
+    async with database.engine.connect() as conn:
+        assert "customer_order_facts" in await conn.run_sync(lambda sync: inspect(sync).get_view_names())
+        assert await conn.scalar(text("SELECT count(*) FROM customer_order_facts")) == 1
+
+
+def _alembic(connection: Connection, direction: str, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, direction)(config, revision)
