@@ -86,7 +86,7 @@ class BlueGreenRebuild:
                     name=self.name, generation=live.generation, version=live.version,
                     position=live.position, dropped=True, rebuilt=False,
                 )
-            await self._prepare(live)
+            await self.prepare(live)
             # Its batches need no announcement (nobody reads the shadow): a bus without subscribers.
             shadow = ProjectionRunner(
                 shadow_name(self.name), self.projector, self.read_models, self.events, InProcessBus(),
@@ -142,7 +142,7 @@ class BlueGreenRebuild:
         assert live is not None
         return live
 
-    async def _prepare(self, live: Checkpoint) -> None:
+    async def prepare(self, live: Checkpoint) -> None:
         """Resume the shadow if it is this run's generation and version; otherwise start it over, empty."""
         target, name = live.generation + 1, shadow_name(self.name)
         async with self.read_models.database.write_engine.begin() as conn:

@@ -14,7 +14,7 @@ primary keys keep their original names; later generations suffix every name with
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache
 
 from sqlalchemy import MetaData, Table, inspect, quoted_name, text
@@ -108,8 +108,3 @@ async def existing_generations(conn: AsyncConnection, projector: Projector) -> s
 
 def _table_names(sync: Connection) -> Sequence[str]:
     return inspect(sync).get_table_names()
-
-
-def tables_of(mapping: Mapping[Table, Table], table: Table) -> Table:
-    """The physical table a mapping binds the logical table to (the table itself when unmapped)."""
-    return mapping.get(table, table)

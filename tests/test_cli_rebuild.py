@@ -92,7 +92,7 @@ async def test_status_shows_a_rebuild_under_way(database: Database, database_url
     )
     async with read_models.database.write_engine.begin() as conn:
         await ensure_checkpoint(read_models, conn, "order_views")
-    await rebuild._prepare(await _checkpoint(read_models, "order_views"))  # a rebuild that has just begun
+    await rebuild.prepare(await _checkpoint(read_models, "order_views"))  # a rebuild that has just begun
 
     status = orderly("status", "--database-url", database_url)
 

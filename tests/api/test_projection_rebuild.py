@@ -31,7 +31,7 @@ async def test_the_projections_query_shows_the_rebuild_and_then_none(api: Runnin
     assert live is not None
     order_before = await api.gql.data(ORDER, {"id": created["orderId"]})
 
-    await rebuild._prepare(live)  # a rebuild that has just begun: generation 2, nothing applied yet
+    await rebuild.prepare(live)  # a rebuild that has just begun: generation 2, nothing applied yet
     during = await _projections(api)
 
     assert during["customer_summaries"]["rebuild"] is None

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, inspect, select, text
 
 from domain.command_bus import CommandBus
+from domain.ports import RecordedEvent
 from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
 from orderly.bootstrap import build_container
@@ -120,7 +121,7 @@ async def test_after_a_switch_the_old_generations_commit_writes_nothing(
     live = await _live(read_models)
     old = read_models.for_generation(1, generation_tables(ORDERS, 1))
     rebuild = _rebuild(read_models, store, bus)
-    await rebuild._prepare(live)
+    await rebuild.prepare(live)
     await ProjectionRunner(shadow_name("order_views"), ORDERS, read_models, store, InProcessBus()).catch_up()
     assert await switch(read_models, store, "order_views", ORDERS) is not None  # generation 1 not dropped yet
 
@@ -140,7 +141,7 @@ async def test_the_switch_applies_the_events_the_shadow_missed(
     live_runner = make_runner("order_views")
     await _caught_up(live_runner, store)
     rebuild = _rebuild(read_models, store, bus)
-    await rebuild._prepare(await _live(read_models))
+    await rebuild.prepare(await _live(read_models))
     shadow = ProjectionRunner(shadow_name("order_views"), ORDERS, read_models, store, InProcessBus(), batch_size=50)
     await shadow.catch_up()
     # New events that only the live generation has applied.
@@ -163,7 +164,7 @@ async def test_a_shadow_too_far_behind_is_not_switched(
 ) -> None:
     await _orders(commands, 3)
     await _caught_up(make_runner("order_views"), store)
-    await _rebuild(read_models, store, bus)._prepare(await _live(read_models))
+    await _rebuild(read_models, store, bus).prepare(await _live(read_models))
     assert await switch(read_models, store, "order_views", ORDERS, max_catch_up=2) is None
     assert (await _live(read_models)).generation == 1
     assert (await _live(read_models, shadow_name("order_views"))).position == 0
@@ -175,13 +176,14 @@ async def test_a_rerun_resumes_the_shadow_and_a_new_version_starts_it_over(
     await _orders(commands, 6)
     await _caught_up(make_runner("order_views"), store)
     rebuild = _rebuild(read_models, store, bus)
-    await rebuild._prepare(await _live(read_models))
-    shadow = ProjectionRunner(shadow_name("order_views"), ORDERS, read_models, store, InProcessBus(), batch_size=5)
-    await shadow._checkpoint()
+    await rebuild.prepare(await _live(read_models))
     events = await store.read_log(after=0, limit=5)
-    assert await shadow._apply_batch(0, events, 0.0) == events[-1].position  # one batch, then "killed"
+    # A shadow runner that got as far as one batch, then was killed.
+    partial = _LogUntil(store, events[-1].position)
+    await ProjectionRunner(shadow_name("order_views"), ORDERS, read_models, partial, InProcessBus()).catch_up()
+    assert (await _live(read_models, shadow_name("order_views"))).position == events[-1].position
 
-    await rebuild._prepare(await _live(read_models))  # a rerun: same generation and version
+    await rebuild.prepare(await _live(read_models))  # a rerun: same generation and version
     resumed = await _live(read_models, shadow_name("order_views"))
     assert (resumed.generation, resumed.position, resumed.start_position) == (2, events[-1].position, events[-1].position)
 
@@ -191,7 +193,7 @@ async def test_a_rerun_resumes_the_shadow_and_a_new_version_starts_it_over(
     assert status.rebuild.head_position == await store.head_position()
 
     bumped = replace(ORDERS, version=2)
-    await _rebuild(read_models, store, bus, projector=bumped)._prepare(await _live(read_models))
+    await _rebuild(read_models, store, bus, projector=bumped).prepare(await _live(read_models))
     restarted = await _live(read_models, shadow_name("order_views"))
     assert (restarted.generation, restarted.version, restarted.position) == (2, 2, 0)
     async with read_models.reader.connect() as conn:
@@ -281,3 +283,17 @@ async def test_a_projector_process_started_with_a_new_version_upgrades_its_proje
     assert (summaries.generation, summaries.version) == (1, 1)  # its version did not change: not rebuilt
     order = await OrderViewQueries(read_models).get(ids[1])
     assert order is not None and order.status.value == "SHIPPED"
+
+
+class _LogUntil:
+    """The event log as it was at a position (the rest not yet written)."""
+
+    def __init__(self, log: SqlEventStore, until: int) -> None:
+        self._log = log
+        self._until = until
+
+    async def read_log(self, after: int, limit: int) -> list[RecordedEvent]:
+        return [event for event in await self._log.read_log(after, limit) if event.position <= self._until]
+
+    async def head_position(self) -> int:
+        return self._until
