@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from eventstore.database import Database
 from orderly.migrate import alembic_config
 from projections.checkpoints import projection_checkpoints
-from projections.generations import physical_table
+from projections.generations import physical_table, point_views
 from projections.registry import PROJECTIONS
 from projections.tables import metadata
 
@@ -103,3 +103,13 @@ def _alembic(connection: Connection, direction: str, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     getattr(command, direction)(config, revision)
+
+
+async def test_views_keep_their_key_comment_on_postgres_when_replaced(database: Database) -> None:
+    if not database.is_postgres:
+        return  # SQLite has no comments (and no introspecting baseline)
+    async with database.write_engine.begin() as conn:
+        await point_views(conn, PROJECTIONS["order_views"], 1)  # as a switch replaces it
+    async with database.engine.connect() as conn:
+        comment = await conn.scalar(text("SELECT obj_description('order_views'::regclass, 'pg_class')"))
+    assert comment == "@primaryKey order_id"

@@ -33,6 +33,12 @@ COLUMNS = {
 }
 
 
+# Each view's key: PostgreSQL reports no primary key for a view, so introspecting tools (the bench's
+# PostGraphile baseline: `orderViewByOrderId`) read it from this smart comment. It survives the
+# CREATE OR REPLACE VIEW of a switch.
+KEYS = {"order_views": "order_id", "customer_summaries": "customer_id", "customer_order_facts": "order_id"}
+
+
 def _view(name: str, physical: str) -> str:
     listed = ", ".join(f'"{column}"' for column in COLUMNS[name])
     return f'CREATE VIEW "{name}" AS SELECT {listed} FROM "{physical}"'
@@ -45,9 +51,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
         batch.add_column(sa.Column("started_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("start_position", sa.BigInteger(), nullable=True))
+    postgres = op.get_bind().dialect.name == "postgresql"
     for name in COLUMNS:
         op.rename_table(name, f"{name}__g1")
         op.execute(_view(name, f"{name}__g1"))
+        if postgres:
+            op.execute(f"COMMENT ON VIEW \"{name}\" IS E'@primaryKey {KEYS[name]}'")
 
 
 def downgrade() -> None:
