@@ -107,6 +107,7 @@ async def test_a_blue_green_rebuild_under_load_survives_kill_9_and_serves_throug
                 else:
                     totals[customer] = page["total"]
                 answers += 2
+                await asyncio.sleep(0.005)  # two readers and a writer share two cores with five processes
 
         load = [
             asyncio.create_task(keep_writing()),
