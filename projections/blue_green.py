@@ -99,11 +99,12 @@ class BlueGreenRebuild:
                 )
                 if switched is not None:
                     break
-        if self.bus is not None:
-            # Trackers and orderProjected re-read; live runners re-read their checkpoint and rebind.
-            await self.bus.publish(projection_channel(self.name), RESYNC)
-            await self.bus.publish(EVENTS_CHANNEL, RESYNC)
-        dropped = await self.drop_retired(keep=switched.generation)
+            if self.bus is not None:
+                # Trackers and orderProjected re-read; live runners re-read their checkpoint and rebind.
+                await self.bus.publish(projection_channel(self.name), RESYNC)
+                await self.bus.publish(EVENTS_CHANNEL, RESYNC)
+            # Still under the lease: a rebuild that starts next must not see its new tables dropped.
+            dropped = await self.drop_retired(keep=switched.generation)
         return RebuildOutcome(
             name=self.name, generation=switched.generation, version=switched.version,
             position=switched.position, dropped=dropped,
