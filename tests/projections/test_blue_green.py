@@ -297,3 +297,25 @@ class _LogUntil:
 
     async def head_position(self) -> int:
         return self._until
+
+
+async def test_a_bound_store_reads_and_writes_its_generation_and_the_plain_store_reads_the_live_view(
+    read_models: ReadModelStore, store: SqlEventStore, commands: CommandBus, bus: InProcessBus, make_runner: RunnerFactory
+) -> None:
+    (order_id,) = await _orders(commands, 1)
+    await _caught_up(make_runner("order_views"), store)
+    live = await _live(read_models)
+    await _rebuild(read_models, store, bus).prepare(live)  # generation 2: empty, with its own checkpoint
+    g2 = read_models.for_generation(2, generation_tables(ORDERS, 2))
+    assert g2.generation == 2 and read_models.generation is None
+
+    assert await g2.row_by_key(ORDER_ROW, order_id) is None
+    assert (await read_models.row_by_key(ORDER_ROW, order_id) or {}).get("order_id") == order_id  # the view: g1
+    row = {**dict((await read_models.rows_by_key(ORDER_ROW, [order_id]))[0]), "total_minor": 1, "search_text": "x"}
+    upsert = Upsert(table=order_views, rows=[row], key=("order_id",), newer="version")
+    assert not await g2.commit_batch(shadow_name("order_views"), 1, 2, ProjectionState.RUNNING, [upsert])  # not at 1
+    assert await g2.commit_batch(shadow_name("order_views"), 0, live.position, ProjectionState.RUNNING, [upsert])
+
+    assert [r["order_id"] for r in await g2.rows_by_key(ORDER_ROW, [order_id, order_id])] == [order_id]
+    assert len(await _table_rows(read_models, "order_views__g2")) == 1
+    assert (await _live(read_models)).position == live.position  # the live checkpoint did not move
