@@ -134,7 +134,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         return _rebuild_in_place(args, settings)
 
     async def run() -> int:
-        from orderly.rebuild_progress import RebuildProgressBar, describe
+        from orderly.rebuild_progress import RebuildProgressBar
         from projections.status import get_status
 
         container = build_container(settings.with_changes(run_projectors=False), api=False)
@@ -150,8 +150,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
                     follower.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await follower
-            if bar.last is not None:
-                print(f"rebuild {args.name}: {describe(bar.last)}")
+                bar.finish(outcome.position)
         finally:
             await container.stop()
         dropped = (

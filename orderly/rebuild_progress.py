@@ -87,6 +87,12 @@ class RebuildProgressBar:
             self._task, description=description, completed=progress.position, total=progress.head_position, **fields
         )
 
+    def finish(self, position: int) -> None:
+        """The rebuild switched at position: draw the bar full (a terminal only; the caller prints the outcome)."""
+        if self._task is not None and self._console.is_terminal:
+            shown = f"{position:,}"
+            self._bar.update(self._task, completed=position, total=position, position=shown, head=shown, eta=eta_text(0))
+
     async def follow(self, status: Callable[[], Awaitable[ProjectionStatusView | None]]) -> None:
         """Poll the status and draw its rebuild until cancelled."""
         while True:
