@@ -28,6 +28,7 @@ from bench.procstat import machine
 from bench.report import table, write_json
 from bench.scenarios import (
     append,
+    blue_green,
     catch_up,
     create_order,
     lists,
@@ -50,8 +51,9 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "5": ("read-your-writes", read_your_writes.run),
     "7": ("subscriptions", subscriptions.run),
     "8": ("memory", memory.run),
+    "9": ("blue-green rebuild", blue_green.run),
 }
-NEEDS_DATA = {"2", "3", "4", "5", "6", "7", "8"}
+NEEDS_DATA = {"2", "3", "4", "5", "6", "7", "8", "9"}
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

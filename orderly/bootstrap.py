@@ -22,12 +22,15 @@ from eventstore.sql_store import SqlEventStore
 from eventstore.sqlite_store import SqliteEventStore
 from eventstore.trace_tap import AppendTraceTap
 from orderly.settings import Settings
+from projections.blue_green import BlueGreenRebuild
+from projections.checkpoints import shadow_name
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.leadership import AdvisoryLease
 from projections.order_views.queries import OrderViewQueries
 from projections.order_views.search_index import PendingListCleaner
 from projections.parking_desk import ParkingDesk
 from projections.postgres_read_models import PostgresReadModels
+from projections.projector import Projector
 from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
 from projections.runner import LeaseFactory, ProjectionRunner
@@ -35,6 +38,7 @@ from projections.shared_log import SharedEventLog
 from projections.sqlite_read_models import SqliteReadModels
 from projections.status import ProjectionStatusView, get_status, projection_statuses
 from projections.tracker import ProjectionTracker
+from projections.upgrade import VersionUpgrade
 from schema.context import Services
 from schema.loaders import BatchedOrderReader
 
@@ -100,10 +104,12 @@ class Container:
     services: Services | None
     cleaner: PendingListCleaner | None = None
     trace_tap: AppendTraceTap | None = None  # with runners: links their batch spans to the appends
+    lease: Callable[[str], LeaseFactory] | None = None  # PostgreSQL's advisory-lock lease, by checkpoint name
+    upgrades: list[VersionUpgrade] = field(default_factory=list)
     started: bool = field(default=False)
 
     async def start(self) -> None:
-        """Connect the bus, then start the tracker and the projection runners."""
+        """Connect the bus, then start the tracker, the projection runners and their version upgrades."""
         await self.bus.start()
         if self.trace_tap is not None:
             await self.trace_tap.start()
@@ -111,14 +117,30 @@ class Container:
             await self.tracker.start()
         for runner in self.runners:
             await runner.start()
+        for upgrade in self.upgrades:
+            await upgrade.start()
         if self.cleaner is not None:
             await self.cleaner.start()
         self.started = True
+
+    def rebuild(self, name: str, projector: Projector | None = None) -> BlueGreenRebuild:
+        """A blue-green rebuild of the projection `name` (KeyError for an unknown one), under its lease."""
+        return BlueGreenRebuild(
+            name=name,
+            projector=PROJECTIONS[name] if projector is None else projector,
+            read_models=self.read_models,
+            events=self.store,
+            bus=self.bus,
+            batch_size=self.settings.batch_size,
+            lease=None if self.lease is None else self.lease(shadow_name(name)),
+        )
 
     async def stop(self) -> None:
         """Stop in reverse order and release connections."""
         if self.cleaner is not None:
             await self.cleaner.stop()
+        for upgrade in reversed(self.upgrades):
+            await upgrade.stop()
         for runner in reversed(self.runners):
             await runner.stop()
         if self.tracker is not None:
@@ -167,6 +189,7 @@ def build_container(
     )
     clock: Clock = overrides.pop("clock", None) or SystemClock()
     make_id: Callable[[], str] = overrides.pop("new_id", None) or new_id
+    projections: Mapping[str, Projector] = overrides.pop("projections", None) or PROJECTIONS
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
@@ -187,7 +210,7 @@ def build_container(
                 streams=store,
                 park_after=settings.projection_retries,
             )
-            for name, projector in PROJECTIONS.items()
+            for name, projector in projections.items()
         ]
         if settings.run_projectors
         else []
@@ -210,7 +233,7 @@ def build_container(
             status=lambda name: get_status(read_models, store, name),
             parking=ParkingDesk(read_models, bus),
         )
-    return Container(
+    container = Container(
         settings=settings,
         database=database,
         bus=bus,
@@ -221,4 +244,8 @@ def build_container(
         services=services,
         cleaner=backend.cleaner if runners else None,
         trace_tap=AppendTraceTap(bus) if runners else None,
+        lease=backend.lease,
     )
+    # A projector process rebuilds (blue-green) a projection whose code version is not the live one's.
+    container.upgrades = [VersionUpgrade(container.rebuild(name, projections[name])) for name in (r.name for r in runners)]
+    return container

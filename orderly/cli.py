@@ -23,6 +23,8 @@ from schema.principal import Role
 
 logger = logging.getLogger("orderly")
 
+UNTOUCHED = "the live generation is untouched; run the command again to resume the rebuild"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
@@ -116,6 +118,8 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from orderly.rebuild_progress import describe
+
     async def run() -> int:
         container = build_container(settings, api=False)
         try:
@@ -128,20 +132,60 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
                 f"{status.name:<22} {status.state:<12} {status.position:>10} {status.head_position:>10} "
                 f"{status.lag:>8} {status.parked_streams:>7}  {status.last_error or ''}"
             )
+            if status.rebuild is not None:
+                print(f"  rebuilding {describe(status.rebuild)}")
         return 0
 
     return asyncio.run(run())
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.in_place:
-        print(
-            "orderly rebuild: a blue-green rebuild (beside the live tables) is not available yet; --in-place is the"
-            " stop-the-world rebuild: it empties the read model, which the running projectors then replay from 0",
-            file=sys.stderr,
-        )
-        return 2
+    if args.in_place:
+        return _rebuild_in_place(args, settings)
 
+    async def run() -> int:
+        from orderly.rebuild_progress import RebuildProgressBar
+        from projections.status import get_status
+
+        container = build_container(settings.with_changes(run_projectors=False), api=False)
+        await container.start()  # the bus only: its RESYNC tells every process to read the new generation
+        try:
+            with RebuildProgressBar(args.name) as bar:
+                follower = asyncio.create_task(bar.follow(lambda: get_status(container.read_models, container.store, args.name)))
+                try:
+                    outcome = await container.rebuild(args.name).run()
+                finally:
+                    follower.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await follower
+                bar.finish(outcome.position)
+        finally:
+            await container.stop()
+        dropped = (
+            f"generation {outcome.generation - 1} dropped"
+            if outcome.dropped
+            else f"generation {outcome.generation - 1} still in use: the next rebuild drops it"
+        )
+        print(
+            f"projection {args.name} switched to generation {outcome.generation} (version {outcome.version})"
+            f" at position {outcome.position}; {dropped}"
+        )
+        return 0
+
+    from projections.leadership import LeaseLostError
+    from projections.switch import RebuildError
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        print(f"orderly rebuild: interrupted; {UNTOUCHED}", file=sys.stderr)
+        return 130
+    except (RebuildError, LeaseLostError) as error:
+        print(f"orderly rebuild: {error}; {UNTOUCHED}", file=sys.stderr)
+        return 1
+
+
+def _rebuild_in_place(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         from projections.rebuild import rebuild
 
@@ -229,9 +273,13 @@ def _parser() -> argparse.ArgumentParser:
     project = command("project", "run the projection runners without the API", _project)
     project.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL")
     command("status", "print each projection's state, position, head and lag", _status)
-    rebuild = command("rebuild", "empty a projection's read model and replay the log into it", _rebuild)
+    rebuild = command(
+        "rebuild", "rebuild a projection blue-green: fill a new generation beside the live one, then switch", _rebuild
+    )
     rebuild.add_argument("name", choices=list(PROJECTIONS), help="the projection")
-    rebuild.add_argument("--in-place", action="store_true", help="stop-the-world: readers see it empty, then filling")
+    rebuild.add_argument(
+        "--in-place", action="store_true", help="stop-the-world (development): readers see it empty, then filling"
+    )
     rebuild.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL")
     parked = command("parked", "list parked streams, or ask the projectors to retry or skip one", _parked)
     parked.add_argument("action", choices=["list", "retry", "skip"], help="list, retry STREAM or skip STREAM")

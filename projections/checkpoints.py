@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Column, PrimaryKeyConstraint, Row, String, Table, Text, select, update
+from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, Row, String, Table, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projections.tables import NAME_LENGTH, STATUS_LENGTH, UtcDateTime, metadata
@@ -39,8 +39,22 @@ projection_checkpoints = Table(
     Column("state", String(STATUS_LENGTH), nullable=False),
     Column("last_error", Text, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The generation of tables this checkpoint's rows live in (projections/generations.py) and
+    # the projector version that filled them; a blue-green rebuild's shadow row holds N+1.
+    Column("generation", Integer, nullable=False, server_default="1"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    # A rebuild's progress: when this run of it started, and from which position.
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("start_position", BigInteger, nullable=True),
     PrimaryKeyConstraint("name", name="pk_projection_checkpoints"),
 )
+
+SHADOW_SUFFIX = "@next"
+
+
+def shadow_name(name: str) -> str:
+    """The checkpoint name of a projection's blue-green rebuild (its next generation)."""
+    return name + SHADOW_SUFFIX
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +66,10 @@ class Checkpoint:
     state: ProjectionState
     last_error: str | None
     updated_at: datetime
+    generation: int = 1
+    version: int = 1
+    started_at: datetime | None = None
+    start_position: int | None = None
 
 
 def _now() -> datetime:
@@ -66,17 +84,17 @@ def _checkpoint(row: Row[Any]) -> Checkpoint:
         state=ProjectionState(mapping["state"]),
         last_error=mapping["last_error"],
         updated_at=mapping["updated_at"],
+        generation=mapping["generation"],
+        version=mapping["version"],
+        started_at=mapping["started_at"],
+        start_position=mapping["start_position"],
     )
 
 
-async def ensure_checkpoint(read_models: ReadModelStore, conn: AsyncConnection, name: str) -> None:
-    """Create the checkpoint at position 0 unless it exists."""
-    await read_models.insert_ignore(
-        conn,
-        projection_checkpoints,
-        [{"name": name, "position": 0, "state": ProjectionState.STOPPED, "last_error": None, "updated_at": _now()}],
-        key=("name",),
-    )
+async def ensure_checkpoint(read_models: ReadModelStore, conn: AsyncConnection, name: str, *, version: int = 1) -> None:
+    """Create the checkpoint at position 0 (generation 1, the projector's version) unless it exists."""
+    row = {"name": name, "position": 0, "state": ProjectionState.STOPPED, "last_error": None, "updated_at": _now()}
+    await read_models.insert_ignore(conn, projection_checkpoints, [{**row, "generation": 1, "version": version}], key=("name",))
 
 
 async def read_checkpoint(conn: AsyncConnection, name: str) -> Checkpoint | None:
@@ -98,17 +116,26 @@ async def checkpoint_position(conn: AsyncConnection, name: str) -> int:
 
 
 async def advance_checkpoint(
-    conn: AsyncConnection, name: str, from_position: int, to_position: int, state: ProjectionState
+    conn: AsyncConnection,
+    name: str,
+    from_position: int,
+    to_position: int,
+    state: ProjectionState,
+    *,
+    generation: int | None = None,
 ) -> bool:
-    """Move the checkpoint from from_position to to_position; False when it was not at from_position.
+    """Move the checkpoint from from_position to to_position; False when it was not at from_position
+    (or, given a generation, when the checkpoint names another one: a switch happened).
 
     The UPDATE row-locks the checkpoint (SQLite: the write lock) until the transaction ends:
     a second runner blocks here, then finds the position moved and matches no row.
     """
+    table = projection_checkpoints
+    matches = [table.c.name == name, table.c.position == from_position]
+    if generation is not None:
+        matches.append(table.c.generation == generation)
     result = await conn.execute(
-        update(projection_checkpoints)
-        .where(projection_checkpoints.c.name == name, projection_checkpoints.c.position == from_position)
-        .values(position=to_position, state=state.value, last_error=None, updated_at=_now())
+        update(table).where(*matches).values(position=to_position, state=state.value, last_error=None, updated_at=_now())
     )
     return result.rowcount == 1
 

@@ -83,6 +83,10 @@ class StreamParking:
         self._failures = 0
         self._checked_at = float("-inf")
 
+    def bind(self, read_models: ReadModelStore) -> None:
+        """Plan and commit on this store from now on: the runner's generation, bound anew after a switch."""
+        self._read_models = read_models
+
     @property
     def held(self) -> dict[str, int]:
         """The streams this runner holds back, with the version each is parked at."""

@@ -13,6 +13,10 @@ Rows by key (the projectors' reads and the API's order and customer reads) take 
 parameter: the statement text, and its prepared plan, is the same for every batch, where
 an expanded IN list is rendered and planned anew each time. JSON columns come as text for
 orjson. Reads that need no transaction run in autocommit, saving BEGIN and ROLLBACK.
+
+A store bound to a generation (for_generation) spells the same statements on that
+generation's physical tables, and its checkpoint UPDATE also matches the generation: after
+a blue-green switch the old generation's runner commits nothing and re-reads its checkpoint.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import JSON, Table
@@ -31,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from eventstore.database import Database, ReadEngine, unavailable_as_error
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState
-from projections.read_models import KeyedSelect
+from projections.read_models import KeyedSelect, ReadModelStore
 
 # OPT_NON_STR_KEYS: column names read back from SQLAlchemy are str subclasses.
 # OPT_NAIVE_UTC: a naive timestamp means UTC here, as UtcDateTime reads it, never the
@@ -42,9 +46,30 @@ _ROW_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
 class PostgresReadModels:
     """ReadModelStore on PostgreSQL (see the module docstring)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        reader: ReadEngine | None = None,
+        generation: int | None = None,
+        tables: Mapping[Table, Table] | None = None,
+    ) -> None:
         self._database = database
-        self._reader = ReadEngine(database.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._reader = reader or ReadEngine(database.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._generation = generation
+        self._tables = dict(tables or {})
+
+    @property
+    def generation(self) -> int | None:
+        """The generation this store is bound to; None for the logical tables."""
+        return self._generation
+
+    def for_generation(self, generation: int, tables: Mapping[Table, Table]) -> ReadModelStore:
+        """This store with its statements on the generation's physical tables."""
+        return PostgresReadModels(self._database, reader=self._reader, generation=generation, tables=tables)
+
+    def _physical(self, table: Table) -> Table:
+        return self._tables.get(table, table)
 
     @property
     def database(self) -> Database:
@@ -69,7 +94,8 @@ class PostgresReadModels:
         """The row whose key is value, JSON columns decoded; None when there is none."""
         with unavailable_as_error():
             pool = await self._database.raw_pool()
-            record = await pool.fetchrow(_select(query, many=False), value, timeout=self._database.read_timeout)
+            statement = _select(query, self._physical(query.table).name, many=False)
+            record = await pool.fetchrow(statement, value, timeout=self._database.read_timeout)
         return None if record is None else _decoded(query, record)
 
     async def rows_by_key(self, query: KeyedSelect, values: Sequence[str]) -> list[Mapping[str, Any]]:
@@ -78,7 +104,8 @@ class PostgresReadModels:
             return []
         with unavailable_as_error():
             pool = await self._database.raw_pool()
-            records = await pool.fetch(_select(query, many=True), list(values), timeout=self._database.read_timeout)
+            statement = _select(query, self._physical(query.table).name, many=True)
+            records = await pool.fetch(statement, list(values), timeout=self._database.read_timeout)
         return [_decoded(query, record) for record in records]
 
     async def insert_ignore(
@@ -86,26 +113,46 @@ class PostgresReadModels:
     ) -> None:
         """INSERT ... ON CONFLICT DO NOTHING, inside the caller's transaction."""
         if rows:
-            await conn.execute(postgresql.insert(table).on_conflict_do_nothing(index_elements=list(key)), list(rows))
+            statement = postgresql.insert(self._physical(table)).on_conflict_do_nothing(index_elements=list(key))
+            await conn.execute(statement, list(rows))
 
     async def commit_batch(
         self, name: str, from_position: int, to_position: int, state: ProjectionState, upserts: Sequence[Upsert]
     ) -> bool:
         """The checkpoint compare-and-set and every upsert in one statement; False when the checkpoint moved."""
-        shape = tuple((change.table, change.key, change.newer) for change in upserts)
-        documents = [orjson.dumps(change.rows, default=str, option=_ROW_OPTIONS).decode() for change in upserts]
+        statement, arguments = self._batch(name, from_position, to_position, state, upserts)
         pool = await self._database.raw_pool()
-        advanced = await pool.fetchval(
-            _commit(shape), name, from_position, to_position, state.value, datetime.now(UTC), *documents
-        )
-        return bool(advanced)
+        return bool(await pool.fetchval(statement, *arguments))
+
+    async def write_batch(
+        self,
+        conn: AsyncConnection,
+        name: str,
+        from_position: int,
+        to_position: int,
+        state: ProjectionState,
+        upserts: Sequence[Upsert],
+    ) -> bool:
+        """The same statement on the caller's connection, inside its (begun) transaction."""
+        statement, arguments = self._batch(name, from_position, to_position, state, upserts)
+        raw = await conn.get_raw_connection()
+        driver = cast(Any, raw.driver_connection)
+        return bool(await driver.fetchval(statement, *arguments))
+
+    def _batch(
+        self, name: str, from_position: int, to_position: int, state: ProjectionState, upserts: Sequence[Upsert]
+    ) -> tuple[str, list[Any]]:
+        shape = tuple((self._physical(change.table), change.key, change.newer) for change in upserts)
+        documents = [orjson.dumps(change.rows, default=str, option=_ROW_OPTIONS).decode() for change in upserts]
+        arguments = [name, from_position, to_position, state.value, datetime.now(UTC), self._generation, *documents]
+        return _commit(shape), arguments
 
 
 @cache
-def _select(query: KeyedSelect, *, many: bool) -> str:
+def _select(query: KeyedSelect, table: str, *, many: bool) -> str:
     listed = ", ".join(f'"{column}"' for column in query.columns)
     match = "ANY($1::text[])" if many else "$1"
-    return f'SELECT {listed} FROM "{query.table.name}" WHERE "{query.key}" = {match}'
+    return f'SELECT {listed} FROM "{table}" WHERE "{query.key}" = {match}'
 
 
 @cache
@@ -125,7 +172,7 @@ def _commit(shape: tuple[tuple[Table, tuple[str, ...], str | None], ...]) -> str
     steps = [
         "advanced AS (UPDATE projection_checkpoints"
         " SET position = $3, state = $4, last_error = NULL, updated_at = $5"
-        " WHERE name = $1 AND position = $2 RETURNING 1)"
+        " WHERE name = $1 AND position = $2 AND ($6::int IS NULL OR generation = $6::int) RETURNING 1)"
     ]
     for index, (table, key, newer) in enumerate(shape):
         columns = [column.name for column in table.columns]
@@ -134,7 +181,7 @@ def _commit(shape: tuple[tuple[Table, tuple[str, ...], str | None], ...]) -> str
         guard = f' WHERE "{table.name}"."{newer}" < EXCLUDED."{newer}"' if newer else ""
         steps.append(
             f'w{index} AS (INSERT INTO "{table.name}" ({listed})'
-            f' SELECT {listed} FROM json_populate_recordset(NULL::"{table.name}", ${6 + index}::json)'
+            f' SELECT {listed} FROM json_populate_recordset(NULL::"{table.name}", ${7 + index}::json)'
             " WHERE EXISTS (SELECT FROM advanced)"
             f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {replaced}{guard})"
         )

@@ -74,10 +74,13 @@ class ProjectionGapError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class Projector:
-    """A read model's batch planning function and the tables a rebuild clears."""
+    """A read model's batch planning function, its tables (logical: each generation has its own
+    physical copy) and its version: a deploy whose version differs from the database's rebuilds
+    the read model blue-green (projections/upgrade.py)."""
 
     plan: PlanBatch
     tables: tuple[Table, ...]
+    version: int = 1
 
 
 class EventLog(Protocol):

@@ -3,6 +3,11 @@
 PostgresReadModels (postgres_read_models.py) and SqliteReadModels (sqlite_read_models.py)
 each spell every statement once; the composition root (orderly/bootstrap.open_read_models)
 picks one. Nothing else in projections/ asks which backend it runs on.
+
+The store the composition root makes reads the logical tables (views of the live generation,
+projections/generations.py). A runner writes through a store bound to one generation
+(`for_generation`): its statements name that generation's physical tables, and its batch
+commits match the checkpoint's generation as well as its position.
 """
 
 from __future__ import annotations
@@ -51,6 +56,15 @@ class ReadModelStore(KeyedRows, Protocol):
         ...
 
     @property
+    def generation(self) -> int | None:
+        """The generation this store is bound to; None for the logical tables (the live views)."""
+        ...
+
+    def for_generation(self, generation: int, tables: Mapping[Table, Table]) -> ReadModelStore:
+        """The same store with its statements on a generation's physical tables (logical table -> physical)."""
+        ...
+
+    @property
     def reader(self) -> ReadEngine:
         """Connections for reads that need no transaction (an unreachable database is ServiceUnavailableError)."""
         ...
@@ -74,6 +88,19 @@ class ReadModelStore(KeyedRows, Protocol):
     ) -> bool:
         """Move the checkpoint from from_position to to_position and write the rows, atomically.
 
-        False (and nothing written) when the checkpoint was not at from_position.
+        False (and nothing written) when the checkpoint was not at from_position (or, for a
+        bound store, not at its generation).
         """
+        ...
+
+    async def write_batch(
+        self,
+        conn: AsyncConnection,
+        name: str,
+        from_position: int,
+        to_position: int,
+        state: ProjectionState,
+        upserts: Sequence[Upsert],
+    ) -> bool:
+        """commit_batch inside the caller's transaction (the blue-green switch's last batch)."""
         ...

@@ -4,7 +4,10 @@ Each batch is planned from a read of the read model, then committed with the che
 in ONE write (ReadModelStore.commit_batch); the new position is announced only after
 COMMIT. The checkpoint write is a compare-and-set on the position the batch was read
 from, so of two runners racing on the same projection only one commits a batch and the
-other re-reads. When to read again is the doorbell's business (doorbell.py), what the
+other re-reads. The runner reads and writes the generation of tables its checkpoint row
+names (projections/generations.py); the compare-and-set matches that generation too, so
+after a blue-green switch its next commit fails, it re-reads the checkpoint and rebinds.
+When to read again is the doorbell's business (doorbell.py), what the
 runner is doing the state recorder's (state_recorder.py).
 """
 
@@ -24,6 +27,7 @@ from eventstore.tasks import BackgroundTask
 from projections.batch_scope import batch_scope
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.doorbell import Doorbell, Wake
+from projections.generations import generation_tables
 from projections.metrics import observe_batch, observe_batch_conflict
 from projections.parking import DEFAULT_RETRIES, StreamParking, StreamReader
 from projections.projector import EventLog, Projector
@@ -58,18 +62,22 @@ class ProjectionRunner:
         slow_batch: float = SLOW_BATCH_SECONDS,
         streams: StreamReader | None = None,
         park_after: int = DEFAULT_RETRIES,
+        create_checkpoint: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.name = name
         self._projector = projector
         self._read_models = read_models
+        self._bound: ReadModelStore | None = None  # bound to the generation the checkpoint names
         self._store = store
         self._bus = bus
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._lease = lease
         self._slow_batch = slow_batch
+        # A rebuild's shadow runner must not recreate its checkpoint (at generation 1!) once a switch deleted it.
+        self._create_checkpoint = create_checkpoint
         self._recorder = StateRecorder(name, read_models, retry_base=retry_base, retry_max=retry_max)
         # Poison events park their stream after park_after retries (parking.py); `streams`
         # (the event store; by default the log, when it can read a stream) is where a
@@ -92,6 +100,11 @@ class ProjectionRunner:
     def position(self) -> int:
         """The last position this runner saw committed."""
         return self._position
+
+    @property
+    def generation(self) -> int | None:
+        """The generation of tables this runner writes (None before it read its checkpoint)."""
+        return None if self._bound is None else self._bound.generation
 
     @property
     def last_error(self) -> str | None:
@@ -192,11 +205,19 @@ class ProjectionRunner:
         async with self._read_models.reader.connect() as conn:
             checkpoint = await read_checkpoint(conn, self.name)
         if checkpoint is None:
+            if not self._create_checkpoint:
+                raise LookupError(f"projection {self.name} has no checkpoint")
             async with self._read_models.database.write_engine.begin() as conn:
-                await ensure_checkpoint(self._read_models, conn, self.name)
+                await ensure_checkpoint(self._read_models, conn, self.name, version=self._projector.version)
                 checkpoint = await read_checkpoint(conn, self.name)
             assert checkpoint is not None
         self._recorder.read(checkpoint)
+        if self._bound is None or self._bound.generation != checkpoint.generation:
+            if self._bound is not None:
+                log.info("projection %s: now on generation %d", self.name, checkpoint.generation)
+            tables = generation_tables(self._projector, checkpoint.generation)
+            self._bound = self._read_models.for_generation(checkpoint.generation, tables)
+            self._parking.bind(self._bound)
         return checkpoint.position
 
     async def _apply_batch(self, from_position: int, events: Sequence[RecordedEvent], started: float) -> int | None:
@@ -206,13 +227,15 @@ class ProjectionRunner:
         # Read what the batch needs outside the write: if another runner (or a rebuild)
         # commits after this read, the checkpoint is no longer at from_position and the
         # compare-and-set writes nothing.
+        bound = self._bound
+        assert bound is not None  # bound by _checkpoint() before the first batch
         admitted = self._parking.admitted(events)  # without the streams parked so far
         try:
-            changes = await self._projector.plan(self._read_models, admitted)
+            changes = await self._projector.plan(bound, admitted)
         except Exception as error:
             changes = await self._parking.isolate(from_position, admitted, error)  # re-raised until it parks
         planned = time.perf_counter()
-        if not await self._read_models.commit_batch(self.name, from_position, to_position, state, changes.upserts):
+        if not await bound.commit_batch(self.name, from_position, to_position, state, changes.upserts):
             observe_batch_conflict(self.name)
             return None
         committed = time.perf_counter()

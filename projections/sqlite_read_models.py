@@ -4,6 +4,10 @@ SQLite has one writer at a time; a batch's transaction begins IMMEDIATE (Databas
 so the checkpoint compare-and-set comes first and serialises concurrent runners before any
 upsert. Rows by key go in IN lists of at most CHUNK_SIZE values (a long list of values is
 not one snapshot on SQLite; nothing here needs it to be).
+
+A store bound to a generation (for_generation) writes and reads that generation's physical
+tables (SQLite views are read-only), and its checkpoint compare-and-set also matches the
+generation.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from eventstore.database import Database, ReadEngine, unavailable_as_error
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState, advance_checkpoint
-from projections.read_models import KeyedSelect
+from projections.read_models import KeyedSelect, ReadModelStore
 
 # Keeps IN lists and multi-row statements well under SQLite's bind-parameter limit.
 CHUNK_SIZE = 900
@@ -29,9 +33,30 @@ CHUNK_SIZE = 900
 class SqliteReadModels:
     """ReadModelStore on SQLite (see the module docstring)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        reader: ReadEngine | None = None,
+        generation: int | None = None,
+        tables: Mapping[Table, Table] | None = None,
+    ) -> None:
         self._database = database
-        self._reader = ReadEngine(database.engine)
+        self._reader = reader or ReadEngine(database.engine)
+        self._generation = generation
+        self._tables = dict(tables or {})
+
+    @property
+    def generation(self) -> int | None:
+        """The generation this store is bound to; None for the logical tables."""
+        return self._generation
+
+    def for_generation(self, generation: int, tables: Mapping[Table, Table]) -> ReadModelStore:
+        """This store with its statements on the generation's physical tables."""
+        return SqliteReadModels(self._database, reader=self._reader, generation=generation, tables=tables)
+
+    def _physical(self, table: Table) -> Table:
+        return self._tables.get(table, table)
 
     @property
     def database(self) -> Database:
@@ -53,14 +78,15 @@ class SqliteReadModels:
     async def row_by_key(self, query: KeyedSelect, value: str) -> Mapping[str, Any] | None:
         """The row whose key is value; None when there is none."""
         async with self._reader.connect() as conn:
-            row = (await conn.execute(_select_one(query), {"key": value})).first()
+            row = (await conn.execute(_select_one(query, self._physical(query.table)), {"key": value})).first()
         return None if row is None else row._mapping
 
     async def rows_by_key(self, query: KeyedSelect, values: Sequence[str]) -> list[Mapping[str, Any]]:
         """The rows whose key is one of values, read in chunks of at most CHUNK_SIZE keys."""
         if not values:
             return []
-        statement, key = _select_many(query), query.table.c[query.key]
+        table = self._physical(query.table)
+        statement, key = _select_many(query, table), table.c[query.key]
         rows: list[Mapping[str, Any]] = []
         async with self._reader.connect() as conn:
             # Distinct keys: a key repeated in two chunks would return its row twice.
@@ -73,29 +99,43 @@ class SqliteReadModels:
     ) -> None:
         """INSERT ... ON CONFLICT DO NOTHING, inside the caller's transaction."""
         if rows:
-            await conn.execute(sqlite.insert(table).on_conflict_do_nothing(index_elements=list(key)), list(rows))
+            statement = sqlite.insert(self._physical(table)).on_conflict_do_nothing(index_elements=list(key))
+            await conn.execute(statement, list(rows))
 
     async def commit_batch(
         self, name: str, from_position: int, to_position: int, state: ProjectionState, upserts: Sequence[Upsert]
     ) -> bool:
         """The checkpoint compare-and-set, then the upserts, in one write transaction; False when it moved."""
         async with self._database.write_engine.begin() as conn:
-            if not await advance_checkpoint(conn, name, from_position, to_position, state):
-                return False
-            for change in upserts:
-                if change.rows:
-                    await conn.execute(_upsert(change.table, change.key, change.newer), list(change.rows))
+            return await self.write_batch(conn, name, from_position, to_position, state, upserts)
+
+    async def write_batch(
+        self,
+        conn: AsyncConnection,
+        name: str,
+        from_position: int,
+        to_position: int,
+        state: ProjectionState,
+        upserts: Sequence[Upsert],
+    ) -> bool:
+        """The compare-and-set, then the upserts, inside the caller's write transaction."""
+        if not await advance_checkpoint(conn, name, from_position, to_position, state, generation=self._generation):
+            return False
+        for change in upserts:
+            if change.rows:
+                statement = _upsert(self._physical(change.table), change.key, change.newer)
+                await conn.execute(statement, list(change.rows))
         return True
 
 
 @cache
-def _select_many(query: KeyedSelect) -> Select[Any]:
-    return select(*(query.table.c[name] for name in query.columns))
+def _select_many(query: KeyedSelect, table: Table) -> Select[Any]:
+    return select(*(table.c[name] for name in query.columns))
 
 
 @cache
-def _select_one(query: KeyedSelect) -> Select[Any]:
-    return _select_many(query).where(query.table.c[query.key] == bindparam("key"))
+def _select_one(query: KeyedSelect, table: Table) -> Select[Any]:
+    return _select_many(query, table).where(table.c[query.key] == bindparam("key"))
 
 
 @cache

@@ -13,7 +13,7 @@ from domain.ports import AppendResult, RecordedEvent
 from domain.values import Address
 from projections.customer_summaries.queries import CustomerSummaryView
 from projections.order_views.queries import OrderPageView, OrderView
-from projections.status import ProjectionStatusView
+from projections.status import ProjectionStatusView, RebuildProgress
 from schema.enums import OrderStatus, ProjectionState
 from schema.principal import Role
 from schema.scalars import Position
@@ -173,6 +173,30 @@ class Event:
         )
 
 
+@strawberry.type(description="A blue-green rebuild under way: the next generation filling beside the live one.")
+class ProjectionRebuild:
+    generation: int = strawberry.field(description="The generation being built (the live one is generation - 1).")
+    version: int = strawberry.field(description="The projector version it is built with.")
+    position: Position = strawberry.field(description="Last global position the new generation has applied.")
+    head_position: Position = strawberry.field(description="Last global position in the event store.")
+    events_per_second: float | None = strawberry.field(description="Events applied per second since this run started.")
+    eta_seconds: float | None = strawberry.field(description="Seconds until it reaches the head at that rate.")
+    started_at: datetime.datetime | None = strawberry.field(description="When this run of the rebuild started.")
+
+    @classmethod
+    def from_progress(cls, progress: RebuildProgress) -> ProjectionRebuild:
+        """A rebuild's progress as the contract shows it."""
+        return cls(
+            generation=progress.generation,
+            version=progress.version,
+            position=Position(progress.position),
+            head_position=Position(progress.head_position),
+            events_per_second=progress.events_per_second,
+            eta_seconds=progress.eta_seconds,
+            started_at=progress.started_at,
+        )
+
+
 @strawberry.type
 class ProjectionStatus:
     name: str = strawberry.field(description='The read model\'s name: "order_views" or "customer_summaries" (more may be added).')
@@ -182,6 +206,9 @@ class ProjectionStatus:
     state: ProjectionState
     parked_streams: int | None = strawberry.field(
         description="How many streams the projection holds parked after an error (it runs on for the rest)."
+    )
+    rebuild: ProjectionRebuild | None = strawberry.field(
+        description="The blue-green rebuild under way (`orderly rebuild`, or a version change), if any."
     )
     error: strawberry.Private[str | None]
 
@@ -199,5 +226,6 @@ class ProjectionStatus:
             lag=view.lag,
             state=view.state,
             parked_streams=view.parked_streams,
+            rebuild=None if view.rebuild is None else ProjectionRebuild.from_progress(view.rebuild),
             error=view.last_error,
         )

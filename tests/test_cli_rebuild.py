@@ -1,16 +1,25 @@
-"""`orderly rebuild NAME --in-place` as an operator uses it: the stop-the-world rebuild's door."""
+"""`orderly rebuild NAME` as an operator uses it: blue-green by default (with its progress, also in
+`orderly status` and the `projections` query), and --in-place, the stop-the-world rebuild's door."""
 
 from __future__ import annotations
+
+import io
+
+from rich.console import Console
 
 from domain.command_bus import CommandBus
 from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
 from orderly.bootstrap import open_event_store, open_read_models
-from projections.checkpoints import ProjectionState, read_checkpoint
+from orderly.rebuild_progress import RebuildProgressBar
+from projections.blue_green import BlueGreenRebuild
+from projections.checkpoints import Checkpoint, ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.customer_summaries.queries import CustomerSummaryQueries
 from projections.order_views.queries import OrderViewQueries
+from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
 from projections.runner import ProjectionRunner
+from projections.status import RebuildProgress
 from tests.projections.builders import create_order, item, new_id
 from tests.projections.conftest import eventually
 from tests.test_cli import orderly
@@ -50,17 +59,80 @@ async def test_in_place_empties_the_read_model_and_moves_its_checkpoint_to_zero(
     assert view is not None and view.version == 1
 
 
-def test_without_in_place_it_says_what_exists_and_changes_nothing() -> None:
-    result = orderly("rebuild", "order_views", "--database-url", "sqlite:///nowhere/never.db")
-    assert result.returncode == 2
-    assert "blue-green rebuild" in result.stderr and "not available yet" in result.stderr
-    assert "--in-place is the stop-the-world rebuild" in result.stderr
+async def test_blue_green_by_default_switches_to_a_new_generation_and_says_so(
+    database: Database, database_url: str
+) -> None:
+    read_models, bus = open_read_models(database), InProcessBus()
+    store = open_event_store(database, bus)
+    order_id, customer_id = new_id("order"), new_id("cust")
+    await CommandBus(store).dispatch(create_order(order_id, customer_id, item()))
+    runner = ProjectionRunner("customer_summaries", PROJECTIONS["customer_summaries"], read_models, store, bus)
+    await runner.catch_up()
+    summaries = CustomerSummaryQueries(read_models)
+    before = await summaries.get(customer_id)
+
+    rebuilt = orderly("rebuild", "customer_summaries", "--database-url", database_url)
+
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    head = await store.head_position()
+    assert f"projection customer_summaries switched to generation 2 (version 1) at position {head}" in rebuilt.stdout
+    assert "generation 1 dropped" in rebuilt.stdout
+    async with read_models.reader.connect() as conn:
+        checkpoint = await read_checkpoint(conn, "customer_summaries")
+    assert checkpoint is not None and (checkpoint.generation, checkpoint.position) == (2, head)
+    assert before is not None and await summaries.get(customer_id) == before
+
+
+async def test_status_shows_a_rebuild_under_way(database: Database, database_url: str) -> None:
+    read_models, bus = open_read_models(database), InProcessBus()
+    store = open_event_store(database, bus)
+    await CommandBus(store).dispatch(create_order(new_id("order"), new_id("cust"), item()))
+    rebuild = BlueGreenRebuild(
+        name="order_views", projector=PROJECTIONS["order_views"], read_models=read_models, events=store
+    )
+    async with read_models.database.write_engine.begin() as conn:
+        await ensure_checkpoint(read_models, conn, "order_views")
+    await rebuild.prepare(await _checkpoint(read_models, "order_views"))  # a rebuild that has just begun
+
+    status = orderly("status", "--database-url", database_url)
+
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    at = next(index for index, line in enumerate(lines) if line.startswith("order_views "))
+    head = await store.head_position()
+    assert lines[at + 1].strip() == f"rebuilding generation 2 (version 1): 0/{head}, -, ETA -"
+
+
+def test_the_progress_bar_shows_position_head_rate_and_eta() -> None:
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    progress = RebuildProgress(
+        generation=2, version=3, position=250_000, head_position=1_000_000, events_per_second=50_000.0,
+        eta_seconds=15.0, started_at=None,
+    )
+    with RebuildProgressBar("order_views", console) as bar:
+        bar.show(progress)
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    for text in ("order_views g2", "250,000/1,000,000", "50,000 events/s", "ETA 0:00:15"):
+        assert text in shown
+    plain = Console(file=io.StringIO(), force_terminal=False)
+    with RebuildProgressBar("order_views", plain) as bar:
+        bar.show(progress)
+    assert plain.file.getvalue() == (  # type: ignore[attr-defined]
+        "rebuild order_views: generation 2 (version 3): 250,000/1,000,000, 50,000 events/s, ETA 0:00:15\n"
+    )
 
 
 def test_an_unknown_projection_is_refused() -> None:
     result = orderly("rebuild", "no_such_projection", "--in-place")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr and "order_views" in result.stderr
+
+
+async def _checkpoint(read_models: ReadModelStore, name: str) -> Checkpoint:
+    async with read_models.reader.connect() as conn:
+        checkpoint = await read_checkpoint(conn, name)
+    assert checkpoint is not None
+    return checkpoint
 
 
 async def _caught_up(runner: ProjectionRunner, head: int) -> bool:

@@ -18,11 +18,11 @@ from bench.dataset import Dataset
 from bench.loader import load
 from bench.procstat import rss_bytes
 from bench.report import Figure, Series, Target
+from projections.generations import physical_name
 from projections.registry import PROJECTIONS
 
 SCENARIO = "6 catch-up"
 POLL = 0.05
-READ_MODELS = "order_views, customer_summaries, customer_order_facts"
 
 
 async def prepare(ctx: BenchContext) -> None:
@@ -36,10 +36,21 @@ async def prepare(ctx: BenchContext) -> None:
     ctx.log(f"loaded {loaded['events']:,} events in {loaded['seconds']:.1f} s ({loaded['events_per_s']:,.0f}/s)")
 
 
+async def live_tables(connection: asyncpg.Connection) -> str:
+    """The live generation's physical tables of every projection (the logical names are views)."""
+    rows = await connection.fetch("SELECT name, generation FROM projection_checkpoints")
+    generations = {row["name"]: int(row["generation"]) for row in rows}
+    return ", ".join(
+        f'"{physical_name(table.name, generations.get(name, 1))}"'
+        for name, projector in PROJECTIONS.items()
+        for table in projector.tables
+    )
+
+
 async def _reset(url: str) -> None:
     connection = await asyncpg.connect(url)
     try:
-        await connection.execute(f"TRUNCATE {READ_MODELS}")
+        await connection.execute(f"TRUNCATE {await live_tables(connection)}")
         await connection.execute("UPDATE projection_checkpoints SET position = 0, state = 'STOPPED', last_error = NULL")
     finally:
         await connection.close()
@@ -94,7 +105,7 @@ async def project_all(ctx: BenchContext, runs: int) -> dict[str, list[float]]:
     connection = await asyncpg.connect(ctx.database_url)
     try:
         # Fresh statistics for every reader of the read models (Orderly and PostGraphile alike).
-        await connection.execute(f"VACUUM ANALYZE {READ_MODELS}")
+        await connection.execute(f"VACUUM ANALYZE {await live_tables(connection)}")
     finally:
         await connection.close()
     return rates

@@ -158,4 +158,5 @@ async def plan(reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChang
     )
 
 
-PROJECTOR = Projector(plan=plan, tables=(customer_summaries, customer_order_facts))
+# Bump the version when the fold changes: projector processes then rebuild it blue-green (see the README).
+PROJECTOR = Projector(plan=plan, tables=(customer_summaries, customer_order_facts), version=1)

@@ -147,4 +147,5 @@ async def plan(reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChang
     )
 
 
-PROJECTOR = Projector(plan=plan, tables=(order_views,))
+# Bump the version when the fold changes: projector processes then rebuild it blue-green (see the README).
+PROJECTOR = Projector(plan=plan, tables=(order_views,), version=1)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 SCENARIO_NAMES = (
     "1 appends", "2 createOrder", "3 order(orderId)", "4 lists", "5 read-your-writes", "6 catch-up",
-    "7 subscriptions", "8 memory",
+    "7 subscriptions", "8 memory", "9 blue-green rebuild",
 )
 FIGURE_KEYS = {"scenario", "figure", "unit", "orderly", "baseline", "ratio", "target", "met"}
 TIMEOUT = 240

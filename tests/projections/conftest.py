@@ -15,7 +15,8 @@ from eventstore.database import Database
 from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
 from orderly.bootstrap import open_event_store, open_read_models
-from projections.checkpoints import ProjectionState, checkpoint_position, ensure_checkpoint
+from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
+from projections.generations import generation_tables
 from projections.projector import Projector
 from projections.read_models import ReadModelStore
 from projections.registry import PROJECTIONS
@@ -34,10 +35,13 @@ async def apply_batch(read_models: ReadModelStore, name: str, events: Sequence[R
     async with read_models.database.write_engine.begin() as conn:
         await ensure_checkpoint(read_models, conn, name)
     async with read_models.reader.connect() as conn:
-        position = await checkpoint_position(conn, name)
-    changes = await PROJECTIONS[name].plan(read_models, events)
+        checkpoint = await read_checkpoint(conn, name)
+    assert checkpoint is not None
+    # A runner writes the physical tables of its checkpoint's generation (the logical names are views).
+    bound = read_models.for_generation(checkpoint.generation, generation_tables(PROJECTIONS[name], checkpoint.generation))
+    changes = await PROJECTIONS[name].plan(bound, events)
     to_position = events[-1].position
-    assert await read_models.commit_batch(name, position, to_position, ProjectionState.RUNNING, changes.upserts)
+    assert await bound.commit_batch(name, checkpoint.position, to_position, ProjectionState.RUNNING, changes.upserts)
     return changes.streams
 
 

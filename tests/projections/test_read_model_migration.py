@@ -1,29 +1,45 @@
-"""Migration 0002 creates exactly the read-model tables the code declares."""
+"""Migrations 0002 and 0003 create exactly the read-model tables the code declares: generation 1's
+physical tables (`<table>__g1`, with the original index names) and a view per logical name."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 
 from eventstore.database import Database
+from orderly.migrate import alembic_config
+from projections.checkpoints import projection_checkpoints
+from projections.generations import physical_table, point_views
+from projections.registry import PROJECTIONS
 from projections.tables import metadata
 
 
+def _generation_one() -> MetaData:
+    declared = MetaData()
+    projection_checkpoints.to_metadata(declared)
+    for projector in PROJECTIONS.values():
+        for table in projector.tables:
+            physical_table(table, 1).to_metadata(declared)
+    return declared
+
+
 def _differences(connection: Connection) -> list[Any]:
+    declared = _generation_one()
     context = MigrationContext.configure(
         connection,
         opts={
             "compare_type": True,
             # only our tables: the event store's are its own business
-            "include_name": lambda name, kind, _parent: kind != "table" or name in metadata.tables,
+            "include_name": lambda name, kind, _parent: kind != "table" or name in declared.tables,
         },
     )
     dialect = connection.dialect.name
-    return [diff for diff in compare_metadata(context, metadata) if _is_read_model(diff, dialect)]
+    return [diff for diff in compare_metadata(context, declared) if _is_read_model(diff, dialect)]
 
 
 def _is_read_model(diff: Any, dialect: str) -> bool:
@@ -42,7 +58,7 @@ async def test_migrated_schema_matches_the_table_definitions(database: Database)
 
 async def test_search_has_a_trigram_index_on_postgres(database: Database) -> None:
     async with database.engine.connect() as conn:
-        indexes = await conn.run_sync(lambda sync: {ix["name"] for ix in inspect(sync).get_indexes("order_views")})
+        indexes = await conn.run_sync(lambda sync: {ix["name"] for ix in inspect(sync).get_indexes("order_views__g1")})
         assert {
             "ix_order_views_customer_created",
             "ix_order_views_status",
@@ -55,3 +71,45 @@ async def test_search_has_a_trigram_index_on_postgres(database: Database) -> Non
                 text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_views_search_trgm'")
             )
             assert definition is not None and "gin_trgm_ops" in definition
+
+
+async def test_each_logical_name_is_a_view_with_the_declared_columns(database: Database) -> None:
+    async with database.engine.connect() as conn:
+        views = set(await conn.run_sync(lambda sync: inspect(sync).get_view_names()))
+        tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+        for projector in PROJECTIONS.values():
+            for table in projector.tables:
+                assert table.name in views and table.name not in tables
+                assert f"{table.name}__g1" in tables
+                shown = (await conn.execute(text(f'SELECT * FROM "{table.name}" LIMIT 0'))).keys()
+                assert list(shown) == [column.name for column in metadata.tables[table.name].columns]
+
+
+async def test_0003_downgrades_to_plain_tables_of_the_live_generation_and_upgrades_again(database: Database) -> None:
+    async with database.write_engine.begin() as conn:
+        await conn.execute(text("INSERT INTO customer_order_facts__g1 VALUES ('o-1', 'c-1', 'CREATED', '1', 100, 1)"))
+        await conn.run_sync(lambda sync: _alembic(sync, "downgrade", "0002"))
+    async with database.engine.connect() as conn:
+        assert "customer_order_facts" in await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        assert await conn.scalar(text("SELECT count(*) FROM customer_order_facts")) == 1
+    async with database.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: _alembic(sync, "upgrade", "head"))
+    async with database.engine.connect() as conn:
+        assert "customer_order_facts" in await conn.run_sync(lambda sync: inspect(sync).get_view_names())
+        assert await conn.scalar(text("SELECT count(*) FROM customer_order_facts")) == 1
+
+
+def _alembic(connection: Connection, direction: str, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, direction)(config, revision)
+
+
+async def test_views_keep_their_key_comment_on_postgres_when_replaced(database: Database) -> None:
+    if not database.is_postgres:
+        return  # SQLite has no comments (and no introspecting baseline)
+    async with database.write_engine.begin() as conn:
+        await point_views(conn, PROJECTIONS["order_views"], 1)  # as a switch replaces it
+    async with database.engine.connect() as conn:
+        comment = await conn.scalar(text("SELECT obj_description('order_views'::regclass, 'pg_class')"))
+    assert comment == "@primaryKey order_id"

@@ -7,14 +7,23 @@ import pytest
 from sqlalchemy import func, select
 
 from eventstore.database import Database
+from orderly.bootstrap import open_read_models
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState, ensure_checkpoint, projection_checkpoints, read_checkpoint
+from projections.customer_summaries.projector import PROJECTOR as CUSTOMER_SUMMARIES
 from projections.customer_summaries.tables import FACT_ROW, customer_order_facts
+from projections.generations import generation_tables
 from projections.postgres_read_models import PostgresReadModels
 from projections.read_models import ReadModelStore
 from projections.sqlite_read_models import CHUNK_SIZE, SqliteReadModels
 
 NAME = "contract"
+
+
+@pytest.fixture
+def read_models(database: Database) -> ReadModelStore:
+    """The store bound to generation 1, as a runner writes (the logical names are read-only views)."""
+    return open_read_models(database).for_generation(1, generation_tables(CUSTOMER_SUMMARIES, 1))
 
 
 def fact(order_id: str, version: int, customer_id: str = "c-1") -> dict[str, object]:

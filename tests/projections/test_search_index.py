@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 import pytest
 
 from eventstore.database import create_database
+from projections.checkpoints import projection_checkpoints
+from projections.generations import create_generation
 from projections.order_views.search_index import PendingListCleaner
+from projections.registry import PROJECTIONS
 from tests.projections.conftest import eventually
 
 
@@ -49,3 +53,23 @@ async def test_a_failing_cleanup_is_logged_once_and_retried(
 async def _at_least(cleaner: PendingListCleaner, count: int) -> bool:
     return cleaner.cleanups >= count
 
+
+
+async def test_it_cleans_the_live_generations_index(postgres_url: str) -> None:
+    database = create_database(postgres_url)
+    async with database.write_engine.begin() as conn:
+        await create_generation(conn, PROJECTIONS["order_views"], 2)
+        await conn.execute(
+            projection_checkpoints.insert().values(
+                name="order_views", position=0, state="RUNNING", updated_at=datetime.now(UTC), generation=2
+            )
+        )
+    pool = await database.raw_pool()
+    await pool.execute("DROP INDEX ix_order_views_search_trgm")  # generation 1's: no longer the live one
+    cleaner = PendingListCleaner(database, interval=0.02)
+    try:
+        await cleaner.start()
+        await eventually(lambda: _at_least(cleaner, 2))
+    finally:
+        await cleaner.stop()
+        await database.dispose()
