@@ -133,6 +133,7 @@ class Container:
             bus=self.bus,
             batch_size=self.settings.batch_size,
             lease=None if self.lease is None else self.lease(shadow_name(name)),
+            park_after=self.settings.projection_retries,
         )
 
     async def stop(self) -> None:

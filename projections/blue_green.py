@@ -43,6 +43,7 @@ from projections.generations import create_generation, drop_generation, existing
 from projections.parked_streams import parked_streams
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
+from projections.parking import DEFAULT_RETRIES
 from projections.runner import LeaseFactory, ProjectionRunner
 from projections.switch import MAX_CATCH_UP, switch
 
@@ -76,6 +77,9 @@ class BlueGreenRebuild:
     batch_size: int = 500
     lease: LeaseFactory | None = None
     max_catch_up: int = MAX_CATCH_UP
+    park_after: int = DEFAULT_RETRIES
+    retry_base: float = 0.1
+    retry_max: float = 5.0
 
     async def run(self, *, only_if_outdated: bool = False) -> RebuildOutcome:
         """Build the next generation and switch to it (with only_if_outdated: only when the live
@@ -101,9 +105,10 @@ class BlueGreenRebuild:
                 InProcessBus(),
                 batch_size=self.batch_size,
                 create_checkpoint=False,
+                park_after=self.park_after,
             )
             while True:
-                await shadow.catch_up()  # returns once a batch was short: within one batch of the head
+                await self._catch_up(shadow)  # returns once a batch was short: within one batch of the head
                 switched = await switch(self.read_models, self.events, self.name, self.projector, max_catch_up=self.max_catch_up)
                 if switched is not None:
                     break
@@ -120,6 +125,22 @@ class BlueGreenRebuild:
             position=switched.position,
             dropped=dropped,
         )
+
+    async def _catch_up(self, shadow: ProjectionRunner) -> None:
+        # A poison event fails the batch until the runner's parking has seen it park_after times
+        # (then its stream is parked and the rest goes on); anything else is retried with backoff.
+        # A vanished shadow checkpoint (LookupError: another rebuild started over) ends this one.
+        delay = self.retry_base
+        while True:
+            try:
+                await shadow.catch_up()
+                return
+            except LookupError:
+                raise
+            except Exception as error:
+                log.warning("projection %s: rebuild batch failed, retrying in %.1f s: %s", self.name, delay, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
 
     async def drop_retired(self, *, keep: int) -> bool:
         """Drop every generation but `keep` (and a shadow being built); False if one is still in use.
