@@ -41,9 +41,9 @@ from projections.checkpoints import (
 )
 from projections.generations import create_generation, drop_generation, existing_generations
 from projections.parked_streams import parked_streams
+from projections.parking import DEFAULT_RETRIES
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
-from projections.parking import DEFAULT_RETRIES
 from projections.runner import LeaseFactory, ProjectionRunner
 from projections.switch import MAX_CATCH_UP, switch
 
