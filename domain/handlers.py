@@ -62,7 +62,9 @@ async def handle_order_command(command: Command, store: EventStore) -> AppendRes
         if creates:
             state = INITIAL_STATE
         else:
-            state = as_seen_by(command.issuer, fold(event.event for event in await store.read_stream(command.order_id)))
+            # read_stream raises on an event this code cannot decode; decoded() says so to mypy.
+            history = await store.read_stream(command.order_id)
+            state = as_seen_by(command.issuer, fold(recorded.decoded() for recorded in history))
         expected = getattr(command, "expected_version", None)
         if expected is not None and expected != state.version:
             raise ConcurrencyConflictError(command.order_id, expected=expected, actual=state.version)

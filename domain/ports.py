@@ -11,6 +11,19 @@ from domain.events import Event
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnreadableEvent:
+    """A stored event this code cannot decode: an unknown type, or data that does not fit its class."""
+
+    type_name: str
+    schema_version: int
+    reason: str
+
+
+class UnreadableEventError(Exception):
+    """An event was needed that this code cannot decode (the message says why, without the data)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordedEvent:
     """One event as the store holds it: its place in its stream and in the global log."""
 
@@ -25,7 +38,16 @@ class RecordedEvent:
     occurred_at: datetime
     recorded_at: datetime
     command_id: str | None
-    event: Event
+    # Unreadable only where the store reads leniently (the projections' read_log and
+    # replay_stream): a projection must be able to park what it cannot read, not stall on
+    # it. read_stream, the write path, raises instead, so a command never folds a hole.
+    event: Event | UnreadableEvent
+
+    def decoded(self) -> Event:
+        """The event, or UnreadableEventError when this code could not decode it."""
+        if isinstance(self.event, UnreadableEvent):
+            raise UnreadableEventError(self.event.reason)
+        return self.event
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,10 +16,17 @@ from functools import cache
 from typing import Any, cast
 
 from domain.events import EVENT_TYPES, Event
+from domain.ports import UnreadableEvent
 
 
 class UnknownEventTypeError(Exception):
-    """A stored event names a type this code does not know."""
+    """A stored event names a type this code does not know, or a schema version newer than it knows."""
+
+
+# What a stored event's data that does not fit its class raises while it is decoded (the
+# field decoders: Decimal raises InvalidOperation, an ArithmeticError; data that is not an
+# object has no .get). Anything else is a bug in this code, not in the stored event.
+_UNDECODABLE = (UnknownEventTypeError, KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
 
 
 def encode(event: Event) -> dict[str, Any]:
@@ -33,10 +40,24 @@ def decode(type_name: str, schema_version: int, data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES.get(type_name)
     if cls is None:
         raise UnknownEventTypeError(f"unknown event type {type_name!r}")
+    if schema_version > cls.schema_version:
+        raise UnknownEventTypeError(f"event type {type_name!r} has no schema version {schema_version} here")
     for version in range(schema_version, cls.schema_version):
         data = cls.upcasters[version](data)
     event: Event = _decoder(cast(Hashable, cls))(data)
     return event
+
+
+def decode_or_unreadable(type_name: str, schema_version: int, data: dict[str, Any]) -> Event | UnreadableEvent:
+    """decode, but an event this code cannot decode comes back as an UnreadableEvent saying why.
+
+    The reason names the error and its message only (never the stored data as a whole):
+    it is shown to admins with the parked stream.
+    """
+    try:
+        return decode(type_name, schema_version, data)
+    except _UNDECODABLE as error:
+        return UnreadableEvent(type_name=type_name, schema_version=schema_version, reason=f"{type(error).__name__}: {error}")
 
 
 def _encode_value(value: Any) -> Any:
@@ -75,9 +96,12 @@ def _decoder(hint: Any) -> Decoder:
     elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
         fields = [(field.name, _decoder(hints[field.name])) for field in dataclasses.fields(hint) if field.init]
+        required = frozenset(field.name for field in dataclasses.fields(hint) if field.init and not _optional(hints[field.name]))
         cls = hint
 
         def convert(value: Any) -> Any:
+            if not required <= value.keys():
+                raise ValueError(f"{cls.__name__} data lacks {', '.join(sorted(required - value.keys()))}")
             return cls(**{name: decode_field(value.get(name)) for name, decode_field in fields})
 
     elif hint is Decimal:
@@ -91,3 +115,8 @@ def _decoder(hint: Any) -> Decoder:
         return None if value is None else convert(value)
 
     return decode_or_none
+
+
+def _optional(hint: Any) -> bool:
+    """Whether None is a value of the hint (such a field may be missing from stored data)."""
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)

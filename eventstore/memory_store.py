@@ -17,9 +17,9 @@ from typing import Any
 
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError
 from domain.events import Event
-from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent
+from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent, UnreadableEvent
 from eventstore.bus import NotificationBus, announce_appended
-from eventstore.codec import decode, encode
+from eventstore.codec import decode, decode_or_unreadable, encode
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,19 @@ class InMemoryEventStore:
         self._commands: dict[str, CommandRecord] = {}
 
     async def read_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
-        """The stream's events, oldest first; empty for an unknown stream."""
+        """The stream's events, oldest first; empty for an unknown stream (raises, as decode does, on one it cannot read)."""
+        stream = self._streams.get(stream_id, [])
+        for recorded in stream:
+            if isinstance(recorded.event, UnreadableEvent):
+                decode(recorded.type_name, recorded.schema_version, copy.deepcopy(dict(recorded.data)))  # raises its error
+        return [_fresh(event) for event in stream]
+
+    async def replay_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
+        """The stream's events for a projection: one this code cannot decode comes back unreadable."""
         return [_fresh(event) for event in self._streams.get(stream_id, [])]
 
     async def read_log(self, after: int, limit: int) -> list[RecordedEvent]:
-        """Events after `after` in position order (all are committed, so all are safe)."""
+        """Events after `after` in position order (all are committed, so all are safe); undecodable ones unreadable."""
         start = bisect_right(self._positions, after)
         return [_fresh(event) for event in self._log[start : start + limit]]
 
@@ -106,7 +114,7 @@ class InMemoryEventStore:
         data: Mapping[str, Any],
         occurred_at: datetime,
     ) -> RecordedEvent:
-        """Store an already-encoded event as-is (an older schema version, for upcasting tests)."""
+        """Store an already-encoded event as-is (an older schema version, or one this code cannot read)."""
         return self._store(
             stream_id=stream_id,
             stream_type=stream_type,
@@ -128,7 +136,7 @@ class InMemoryEventStore:
             data=data,
             occurred_at=occurred_at.astimezone(UTC),
             recorded_at=datetime.now(UTC),
-            event=decode(fields["type_name"], fields["schema_version"], copy.deepcopy(data)),
+            event=decode_or_unreadable(fields["type_name"], fields["schema_version"], copy.deepcopy(data)),
             **fields,
         )
         self._log.append(recorded)

@@ -44,6 +44,7 @@ import orjson
 
 from domain.ports import CommandStamp, RecordedEvent
 from eventstore.bus import NotificationBus
+from eventstore.codec import decode_or_unreadable
 from eventstore.database import Database, is_unavailable
 from eventstore.sql_store import BeforeCommit, SqlEventStore, recorded, unavailable
 
@@ -105,7 +106,7 @@ class PostgresEventStore(SqlEventStore):
         self._before_commit = before_commit
 
     async def read_log(self, after: int, limit: int) -> list[RecordedEvent]:
-        """Events after `after` in position order, only those no later commit can precede."""
+        """Events after `after` in position order, only those no later commit can precede; undecodable ones unreadable."""
         # The projectors' hot path: the raw pool, as appends (see Database.raw_pool).
         try:
             pool = await self._database.raw_pool()
@@ -114,7 +115,7 @@ class PostgresEventStore(SqlEventStore):
             if is_unavailable(error):
                 raise unavailable() from error
             raise
-        return [recorded(record, orjson.loads(record["data"])) for record in records]
+        return [recorded(record, orjson.loads(record["data"]), decode_or_unreadable) for record in records]
 
     async def _write(
         self,

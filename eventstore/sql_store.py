@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError, ServiceUnavailableError
 from domain.events import Event
-from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent
+from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent, UnreadableEvent
 from eventstore import log_context, tracing
 from eventstore.bus import NotificationBus, announce_appended
-from eventstore.codec import decode, encode
+from eventstore.codec import decode, decode_or_unreadable, encode
 from eventstore.database import Database, is_unavailable
 from eventstore.metrics import observe_append_conflict
 from eventstore.tables import commands, events
@@ -41,6 +41,11 @@ EVENT_COLUMNS = (
 _READ_STREAM = select(*EVENT_COLUMNS).where(events.c.stream_id == bindparam("stream_id")).order_by(events.c.version)
 _HEAD = select(func.coalesce(func.max(events.c.position), 0))
 _FIND_COMMAND = select(commands).where(commands.c.command_id == bindparam("command_id"))
+
+# How a read turns stored data into an event: `decode` raises on an event this code cannot
+# read (the write path, read_stream); `decode_or_unreadable` returns it marked unreadable
+# (the projections' reads, read_log and replay_stream), so a projection can park it.
+Decoder = Callable[[str, int, dict[str, Any]], Event | UnreadableEvent]
 
 # Test hook a store awaits inside its append transaction, before COMMIT.
 BeforeCommit = Callable[[], Awaitable[None]]
@@ -70,11 +75,19 @@ class SqlEventStore(abc.ABC):
     async def read_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
         """The stream's events, oldest first; empty for an unknown stream."""
         rows = await self._fetch(_READ_STREAM, {"stream_id": stream_id})
-        return [recorded(row._mapping, row.data) for row in rows]
+        return [recorded(row._mapping, row.data, decode) for row in rows]
+
+    async def replay_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
+        """The stream's events for a projection: one this code cannot decode comes back unreadable."""
+        rows = await self._fetch(_READ_STREAM, {"stream_id": stream_id})
+        return [recorded(row._mapping, row.data, decode_or_unreadable) for row in rows]
 
     @abc.abstractmethod
     async def read_log(self, after: int, limit: int) -> list[RecordedEvent]:
-        """Events after `after` in position order, only those no later commit can precede."""
+        """Events after `after` in position order, only those no later commit can precede.
+
+        An event this code cannot decode comes back unreadable (decode_or_unreadable).
+        """
 
     async def head_position(self) -> int:
         """The highest committed position, 0 when empty (read_log may briefly lag behind it)."""
@@ -155,8 +168,8 @@ def _document(event: Event) -> dict[str, Any]:
     }
 
 
-def recorded(row: Mapping[Any, Any], data: dict[str, Any]) -> RecordedEvent:
-    """The recorded event for a row of EVENT_COLUMNS (a mapping or an asyncpg record)."""
+def recorded(row: Mapping[Any, Any], data: dict[str, Any], decoder: Decoder) -> RecordedEvent:
+    """The recorded event for a row of EVENT_COLUMNS (a mapping or an asyncpg record), decoded by `decoder`."""
     type_name, schema_version = row["type_name"], row["schema_version"]
     return RecordedEvent(
         event_id=row["event_id"],
@@ -170,7 +183,7 @@ def recorded(row: Mapping[Any, Any], data: dict[str, Any]) -> RecordedEvent:
         occurred_at=row["occurred_at"],
         recorded_at=row["recorded_at"],
         command_id=row["command_id"],
-        event=decode(type_name, schema_version, data),
+        event=decoder(type_name, schema_version, data),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, insert, select
 from domain.errors import ConcurrencyConflictError
 from domain.ports import CommandStamp, RecordedEvent
 from eventstore.bus import NotificationBus
+from eventstore.codec import decode_or_unreadable
 from eventstore.database import Database
 from eventstore.sql_store import EVENT_COLUMNS, BeforeCommit, SqlEventStore, recorded
 from eventstore.tables import commands, events
@@ -42,9 +43,9 @@ class SqliteEventStore(SqlEventStore):
         self._before_commit = before_commit
 
     async def read_log(self, after: int, limit: int) -> list[RecordedEvent]:
-        """Events after `after` in position order (every committed row is safe to tail)."""
+        """Events after `after` in position order (every committed row is safe to tail); undecodable ones unreadable."""
         rows = await self._fetch(_READ_LOG, {"after": after, "limit": limit})
-        return [recorded(row._mapping, row.data) for row in rows]
+        return [recorded(row._mapping, row.data, decode_or_unreadable) for row in rows]
 
     async def _write(
         self,

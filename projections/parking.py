@@ -51,8 +51,8 @@ REQUEST_CHECK_SECONDS = 5.0
 class StreamReader(Protocol):
     """Where a retry reads a parked stream's events (the event store)."""
 
-    async def read_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
-        """The stream's events, oldest first."""
+    async def replay_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
+        """The stream's events, oldest first; one this code cannot decode comes back unreadable."""
         ...
 
 
@@ -166,7 +166,7 @@ class StreamParking:
             return True
         recorded = [
             event
-            for event in await self._streams.read_stream(row.stream_id)
+            for event in await self._streams.replay_stream(row.stream_id)
             if row.version <= event.version and event.position <= position
         ]
         if row.request is ParkingRequest.SKIP and recorded and recorded[0].version == row.version:

@@ -34,6 +34,7 @@ from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
 from projections.slow_batch import SLOW_BATCH_SECONDS, BatchTimings, report_if_slow
 from projections.state_recorder import StateRecorder
+from projections.unreadable import refuse_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,9 @@ class ProjectionRunner:
         # requested retry reads a parked stream again.
         if streams is None and isinstance(store, StreamReader):
             streams = store
-        self._parking = StreamParking(name, projector.plan, read_models, streams, bus, retries=park_after)
+        # Every projector refuses an event this code cannot decode, so parking takes it (unreadable.py).
+        self._plan = refuse_unreadable(projector.plan)
+        self._parking = StreamParking(name, self._plan, read_models, streams, bus, retries=park_after)
         self._task = BackgroundTask(self._run, f"projection:{name}")
         self._position = 0
         # The checkpoint as this runner last knew it; None: read it again before the next batch.
@@ -231,7 +234,7 @@ class ProjectionRunner:
         assert bound is not None  # bound by _checkpoint() before the first batch
         admitted = self._parking.admitted(events)  # without the streams parked so far
         try:
-            changes = await self._projector.plan(bound, admitted)
+            changes = await self._plan(bound, admitted)
         except Exception as error:
             changes = await self._parking.isolate(from_position, admitted, error)  # re-raised until it parks
         planned = time.perf_counter()

@@ -35,6 +35,7 @@ from projections.generations import generation_tables, point_views
 from projections.parked_streams import parked_streams
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
+from projections.unreadable import refuse_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ async def _apply_missing(
     if not batch:
         return upcoming.position
     bound = read_models.for_generation(upcoming.generation, generation_tables(projector, upcoming.generation))
-    changes = await projector.plan(bound, batch)
+    changes = await refuse_unreadable(projector.plan)(bound, batch)
     to_position = batch[-1].position
     if not await bound.write_batch(conn, upcoming.name, upcoming.position, to_position, ProjectionState.RUNNING, changes.upserts):
         raise RebuildError(f"projection {upcoming.name}: the shadow checkpoint moved during the switch")

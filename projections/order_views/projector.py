@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from domain.handlers import ORDER_STREAM
 from domain.ports import RecordedEvent
 from domain.values import Address, LineItem, OrderStatus
 from projections.changes import BatchChanges, Upsert
@@ -16,8 +17,6 @@ from projections.money import format_amount, to_minor
 from projections.order_views.tables import ORDER_ROW, order_views
 from projections.projector import ProjectionGapError, Projector, fold_in_order
 from projections.read_models import KeyedRows
-
-ORDER_EVENTS = (OrderCreated, OrderItemAdded, OrderShipped, OrderCancelled)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -108,7 +107,7 @@ async def _load(reader: KeyedRows, order_ids: Sequence[str]) -> dict[str, _Draft
 
 
 def _fold(draft: _Draft | None, recorded: RecordedEvent) -> _Draft:
-    event = recorded.event
+    event = recorded.decoded()  # the runner refuses unreadable events already (projections/unreadable.py)
     match event:
         case OrderCreated() if draft is None:
             draft = _created(event)
@@ -132,7 +131,7 @@ def _fold(draft: _Draft | None, recorded: RecordedEvent) -> _Draft:
 
 async def plan(reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChanges:
     """Fold a batch into order_views rows; events the rows already reflect are ignored."""
-    relevant = [recorded for recorded in events if isinstance(recorded.event, ORDER_EVENTS)]
+    relevant = [recorded for recorded in events if recorded.stream_type == ORDER_STREAM]
     first_versions: dict[str, int] = {}
     for recorded in relevant:
         first_versions.setdefault(recorded.stream_id, recorded.version)

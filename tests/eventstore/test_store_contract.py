@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -12,9 +13,10 @@ from sqlalchemy import insert
 
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError
 from domain.events import OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
-from domain.ports import CommandStamp, RecordedEvent
+from domain.ports import CommandStamp, RecordedEvent, UnreadableEvent, UnreadableEventError
 from domain.values import Address, LineItem
 from eventstore.bus import EVENTS_CHANNEL
+from eventstore.codec import UnknownEventTypeError
 from eventstore.local_bus import InProcessBus
 from eventstore.memory_store import InMemoryEventStore
 from eventstore.messages import EventsAppended
@@ -232,6 +234,44 @@ async def test_stored_v1_cancellation_is_upcast(store: StoreUnderTest) -> None:
     assert recorded[1].event == upcast
     from_log = await read_log_until(store, after=recorded[0].position, count=1)
     assert from_log[0].event == recorded[1].event
+
+
+UNREADABLE = [
+    # (type, schema version, data, the reason read_log gives, the error read_stream raises)
+    ("order.gift_wrapped", 1, {"paper": "red"}, "UnknownEventTypeError: unknown event type 'order.gift_wrapped'", UnknownEventTypeError),
+    ("order.shipped", 1, {"order_id": "o"}, "ValueError: OrderShipped data lacks occurred_at", ValueError),
+    ("order.shipped", 1, {"order_id": "o", "occurred_at": "soon"}, "ValueError: Invalid isoformat string: 'soon'", ValueError),
+    ("order.shipped", 7, {"order_id": "o", "occurred_at": "2024-01-01T00:00:00+00:00"},
+     "UnknownEventTypeError: event type 'order.shipped' has no schema version 7 here", UnknownEventTypeError),
+]
+
+
+@pytest.mark.parametrize(("type_name", "schema_version", "data", "reason", "error"), UNREADABLE)
+async def test_an_event_this_code_cannot_decode_reads_unreadable_from_the_log_and_fails_the_stream_read(
+    store: StoreUnderTest,
+    type_name: str,
+    schema_version: int,
+    data: dict[str, object],
+    reason: str,
+    error: type[Exception],
+) -> None:
+    order_id, behind = new_id("order"), new_id("order")
+    first = await store.append(order_id, "order", [created(order_id, "5")], expected_version=0, command=stamp())
+    await store_raw(store, order_id, type_name, schema_version, data)
+    await store.append(behind, "order", [created(behind, "1")], expected_version=0, command=stamp())
+
+    logged = await read_log_until(store, after=first.position - 1, count=3)
+
+    assert [(event.stream_id, event.version) for event in logged] == [(order_id, 1), (order_id, 2), (behind, 1)]
+    assert logged[1].event == UnreadableEvent(type_name=type_name, schema_version=schema_version, reason=reason)
+    assert dict(logged[1].data) == data
+    assert isinstance(logged[2].event, OrderCreated)
+    with pytest.raises(UnreadableEventError, match=re.escape(reason)):
+        logged[1].decoded()
+    with pytest.raises(error):
+        await store.read_stream(order_id)
+    replayed = await store.replay_stream(order_id)
+    assert [event.event for event in replayed] == [logged[0].event, logged[1].event]
 
 
 async def test_append_refuses_empty_and_naive_events(store: StoreUnderTest) -> None:
