@@ -238,7 +238,8 @@ async def test_stored_v1_cancellation_is_upcast(store: StoreUnderTest) -> None:
 
 UNREADABLE = [
     # (type, schema version, data, the reason read_log gives, the error read_stream raises)
-    ("order.gift_wrapped", 1, {"paper": "red"}, "UnknownEventTypeError: unknown event type 'order.gift_wrapped'", UnknownEventTypeError),
+    ("order.gift_wrapped", 1, {"paper": "red"},
+     "UnknownEventTypeError: unknown event type 'order.gift_wrapped'", UnknownEventTypeError),
     ("order.shipped", 1, {"order_id": "o"}, "ValueError: OrderShipped data lacks occurred_at", ValueError),
     ("order.shipped", 1, {"order_id": "o", "occurred_at": "soon"}, "ValueError: Invalid isoformat string: 'soon'", ValueError),
     ("order.shipped", 7, {"order_id": "o", "occurred_at": "2024-01-01T00:00:00+00:00"},
