@@ -25,8 +25,8 @@ class CommandDispatcher(Protocol):
 class StreamReader(Protocol):
     """Reads one stream from the event store."""
 
-    async def read_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
-        """The stream's events, oldest first; empty for an unknown stream."""
+    async def replay_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
+        """The stream's events as stored, oldest first (one this code cannot decode too); empty for an unknown stream."""
         ...
 
 

@@ -95,10 +95,10 @@ class GatedStreamReader:
     def __init__(self, inner: StreamReader) -> None:
         self._inner = inner
 
-    async def read_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
-        """The stream's events, oldest first."""
+    async def replay_stream(self, stream_id: str) -> Sequence[RecordedEvent]:
+        """The stream's events as stored, oldest first."""
         async with _one_read():
-            return await self._inner.read_stream(stream_id)
+            return await self._inner.replay_stream(stream_id)
 
 
 def gated_services(services: Services) -> Services:

@@ -2,7 +2,8 @@
 
 Waits on that order fail with PROJECTION_FAILED while other orders go on; a command on it
 fails masked (INTERNAL_SERVER_ERROR, logged with its traceback) and writes nothing; the
-parked row says why without SQL, paths or driver text; an admin's skip passes the event.
+parked row says why without SQL, paths or driver text; admins see the event as stored
+(orderEvents) and a skip passes it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tests.api.operations import ADD_ITEM
 from tests.api.test_parked_streams import ADMIN, ORDER, PARKED, SKIP, codes, create, eventually, graphql, parked_rows
 from tests.projections.test_unreadable_events import gift_wrapped, insert_unreadable, stream_length
 from tests.support.server import RunningServer, running_server
+
+EVENTS = "query($id: ID!) { orderEvents(orderId: $id) { version type data } }"
 
 
 @pytest.fixture
@@ -48,6 +51,11 @@ async def test_an_event_of_an_unknown_type_parks_its_order_and_a_skip_passes_it(
     assert {(row["streamId"], row["version"], row["eventType"], row["error"]) for row in rows} == {
         (bad, 2, "order.gift_wrapped", unreadable.error)
     }
+    # Admins looking into it see the event as stored.
+    listed = await graphql(server, ADMIN, EVENTS, {"id": bad})
+    assert [(event["version"], event["type"], event["data"]) for event in listed["data"]["orderEvents"]][1:] == [
+        (2, "order.gift_wrapped", unreadable.data)
+    ]
     waited = await graphql(server, me, ORDER, {"id": bad, "v": 2, "w": 10_000})
     assert codes(waited) == ["PROJECTION_FAILED"]
     assert (await graphql(server, me, ORDER, {"id": good, "v": 2, "w": 10_000}))["data"]["order"]["version"] == 2
