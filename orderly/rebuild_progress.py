@@ -7,6 +7,8 @@ It follows the shadow checkpoint (projections/status.py reads it, as `orderly st
 from __future__ import annotations
 
 import asyncio
+import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -53,16 +55,28 @@ class RebuildProgressBar:
             console=self._console,
         )
         self._task: TaskID | None = None
+        self._rerouted: list[tuple[logging.StreamHandler[Any], Any]] = []
         self._plain_at = 0.0
         self.last: RebuildProgress | None = None
 
     def __enter__(self) -> RebuildProgressBar:
         if self._console.is_terminal:
+            original = sys.stderr
             self._bar.start()
+            # While the bar is live rich proxies sys.stderr so that lines print above it; logging's
+            # handlers keep the stream they were given, so they are pointed at the proxy meanwhile,
+            # or a log line would land in the middle of the bar.
+            for handler in logging.getLogger().handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is original and sys.stderr is not original:
+                    self._rerouted.append((handler, original))
+                    handler.setStream(sys.stderr)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         if self._console.is_terminal:
+            for handler, stream in self._rerouted:
+                handler.setStream(stream)
+            self._rerouted.clear()
             self._bar.stop()
 
     def show(self, progress: RebuildProgress) -> None:

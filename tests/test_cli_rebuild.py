@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import sys
 
 from rich.console import Console
 
@@ -120,6 +122,22 @@ def test_the_progress_bar_shows_position_head_rate_and_eta() -> None:
     assert plain.file.getvalue() == (  # type: ignore[attr-defined]
         "rebuild order_views: generation 2 (version 3): 250,000/1,000,000, 50,000 events/s, ETA 0:00:15\n"
     )
+
+
+def test_log_lines_print_above_the_bar_instead_of_inside_it() -> None:
+    screen = io.StringIO()
+    original = sys.stderr
+    handler = logging.StreamHandler(original)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with RebuildProgressBar("order_views", Console(file=screen, force_terminal=True, width=100)):
+            assert handler.stream is sys.stderr and sys.stderr is not original  # rich's proxy while the bar is live
+            logging.getLogger("projections.switch").warning("projection order_views switched to generation 2")
+        assert handler.stream is original and sys.stderr is original
+    finally:
+        root.removeHandler(handler)
+    assert "projection order_views switched to generation 2" in screen.getvalue()
 
 
 def test_an_unknown_projection_is_refused() -> None:
