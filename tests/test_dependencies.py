@@ -19,7 +19,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 FIRST_PARTY = {"domain", "eventstore", "projections", "schema", "resolvers", "orderly", "bench", "tests"}
 RUNTIME_PACKAGES = ("domain", "eventstore", "projections", "schema", "resolvers", "orderly")
 # Libraries whose internals (not only their public API) Orderly's code relies on.
-INTERNALS_USED = ("strawberry-graphql", "graphql-core", "cross-web", "uvicorn")
+INTERNALS_USED = ("strawberry-graphql", "graphql-core", "cross-web", "uvicorn", "sqlalchemy")
 
 
 def _requirements(lines: list[str]) -> dict[str, Requirement]:
