@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from eventstore import tracing
 from orderly.auth.authenticator import Authenticator
 from orderly.bootstrap import Container, build_container
 from orderly.cors import cors_middleware
@@ -24,6 +25,11 @@ from orderly.transport_guards import TransportGuards
 from resolvers.graphql_schema import build_schema
 from resolvers.operation_metrics import OperationNames
 from schema.read_gate import gated_services
+
+
+def operation_scope_wanted(settings: Settings) -> bool:
+    """Whether operations open a log scope: only JSON lines show its fields, and spans need it."""
+    return settings.log_format == "json" or tracing.enabled()
 
 
 def create_app(
@@ -44,6 +50,7 @@ def create_app(
             introspection=settings.introspection,
             limits=settings.operation_limits,
             metrics=OperationNames(settings.metrics.operation_names) if settings.metrics.collecting else None,
+            log_scope=operation_scope_wanted(settings),
         ),
         gated_services(container.services),
         authenticator=authenticator,

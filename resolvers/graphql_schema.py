@@ -47,12 +47,19 @@ def build_schema(
     introspection: bool = True,
     limits: DocumentLimits | None = None,
     metrics: OperationNames | None = None,
+    log_scope: bool = True,
     **overrides: Any,
 ) -> OrderlySchema:
     """The Orders API schema with its document limits and a parse and validation cache of its own;
     with `metrics` (the operation names to label with), each operation is timed and its errors
-    counted (resolvers/operation_metrics.py)."""
+    counted (resolvers/operation_metrics.py); with `log_scope`, each operation opens its log
+    scope and, with tracing on, its span (resolvers/operation_scope.py)."""
     extensions = limit_extensions(limits or DocumentLimits(), introspection=introspection)
+    if log_scope:
+        # First: the log scope (and span) cover the whole operation. Each extension costs
+        # strawberry's hook plumbing on every operation (a few per cent of an order read), so the
+        # app asks for this one only when something reads the scope: JSON logs or a tracer.
+        extensions = [OperationScope, *extensions]
     if metrics is not None:
         names = metrics
         extensions = [lambda: OperationMetrics(names), *extensions]
@@ -81,7 +88,6 @@ def limit_extensions(limits: DocumentLimits, *, introspection: bool) -> list[Cal
         mutation_limit_rule(limits.max_mutations),
     ]
     extensions: list[Callable[[], SchemaExtension]] = [
-        OperationScope,  # first: the log scope (and span) cover the whole operation
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: AddValidationRules(rules),
         lambda: GuardedParserCache(cache, max_document_bytes=limits.max_document_bytes),
