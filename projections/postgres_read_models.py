@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from eventstore.database import Database, ReadEngine, unavailable_as_error
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState
-from projections.read_models import KeyedSelect, ReadModelStore
+from projections.read_models import GenerationTables, KeyedSelect, ReadModelStore
 
 # OPT_NON_STR_KEYS: column names read back from SQLAlchemy are str subclasses.
 # OPT_NAIVE_UTC: a naive timestamp means UTC here, as UtcDateTime reads it, never the
@@ -43,7 +43,7 @@ from projections.read_models import KeyedSelect, ReadModelStore
 _ROW_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
 
 
-class PostgresReadModels:
+class PostgresReadModels(GenerationTables):
     """ReadModelStore on PostgreSQL (see the module docstring)."""
 
     def __init__(
@@ -56,20 +56,11 @@ class PostgresReadModels:
     ) -> None:
         self._database = database
         self._reader = reader or ReadEngine(database.engine.execution_options(isolation_level="AUTOCOMMIT"))
-        self._generation = generation
-        self._tables = dict(tables or {})
-
-    @property
-    def generation(self) -> int | None:
-        """The generation this store is bound to; None for the logical tables."""
-        return self._generation
+        super().__init__(generation, tables)
 
     def for_generation(self, generation: int, tables: Mapping[Table, Table]) -> ReadModelStore:
         """This store with its statements on the generation's physical tables."""
         return PostgresReadModels(self._database, reader=self._reader, generation=generation, tables=tables)
-
-    def _physical(self, table: Table) -> Table:
-        return self._tables.get(table, table)
 
     @property
     def database(self) -> Database:

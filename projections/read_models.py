@@ -39,6 +39,25 @@ class KeyedSelect:
         return cls(table, tuple(column.name for column in table.columns if column.name not in without), key)
 
 
+class GenerationTables:
+    """What a store bound to a generation knows: its number and each logical table's physical table.
+
+    Both backends' stores start from it; unbound (generation None), a table is its logical self.
+    """
+
+    def __init__(self, generation: int | None, tables: Mapping[Table, Table] | None) -> None:
+        self._generation = generation
+        self._tables = dict(tables or {})
+
+    @property
+    def generation(self) -> int | None:
+        """The generation this store is bound to; None for the logical tables."""
+        return self._generation
+
+    def _physical(self, table: Table) -> Table:
+        return self._tables.get(table, table)
+
+
 class KeyedRows(Protocol):
     """What a projector's plan reads: rows by key (a ReadModelStore is one)."""
 

@@ -24,13 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from eventstore.database import Database, ReadEngine, unavailable_as_error
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState, advance_checkpoint
-from projections.read_models import KeyedSelect, ReadModelStore
+from projections.read_models import GenerationTables, KeyedSelect, ReadModelStore
 
 # Keeps IN lists and multi-row statements well under SQLite's bind-parameter limit.
 CHUNK_SIZE = 900
 
 
-class SqliteReadModels:
+class SqliteReadModels(GenerationTables):
     """ReadModelStore on SQLite (see the module docstring)."""
 
     def __init__(
@@ -43,20 +43,11 @@ class SqliteReadModels:
     ) -> None:
         self._database = database
         self._reader = reader or ReadEngine(database.engine)
-        self._generation = generation
-        self._tables = dict(tables or {})
-
-    @property
-    def generation(self) -> int | None:
-        """The generation this store is bound to; None for the logical tables."""
-        return self._generation
+        super().__init__(generation, tables)
 
     def for_generation(self, generation: int, tables: Mapping[Table, Table]) -> ReadModelStore:
         """This store with its statements on the generation's physical tables."""
         return SqliteReadModels(self._database, reader=self._reader, generation=generation, tables=tables)
-
-    def _physical(self, table: Table) -> Table:
-        return self._tables.get(table, table)
 
     @property
     def database(self) -> Database:
