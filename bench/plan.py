@@ -55,7 +55,7 @@ FULL = Plan(
     commands=1000,
     command_rate=200,
     fast_command_rate=1000,
-    subscriptions=10_000,
+    subscriptions=50_000,
     subscriptions_per_socket=100,
     update_round=100,
 )

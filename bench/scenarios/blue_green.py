@@ -16,7 +16,7 @@ import time
 import asyncpg
 
 from bench.context import BenchContext
-from bench.report import Figure, Series
+from bench.report import Figure, Series, Target
 from projections.registry import PROJECTIONS
 
 SCENARIO = "9 blue-green rebuild"
@@ -69,6 +69,7 @@ async def run(ctx: BenchContext) -> None:
         ctx.log(f"{SCENARIO} run {number + 1}: both in {total:.1f} s (" + ", ".join(
             f"{name} {values[-1]:.1f} s" for name, values in each.items()) + ")")
     notes = "orderly rebuild NAME, one projection after the other, live projector running; includes switch and drop"
-    ctx.add(Figure(SCENARIO, f"both projections over {events:,} events", "s", "lower", Series(both), notes=notes))
+    ctx.add(Figure(SCENARIO, f"both projections over {events:,} events", "s", "lower", Series(both),
+                   target=Target("value<=", 30), notes=notes))
     for name, values in each.items():
         ctx.add(Figure(SCENARIO, f"{name} over {events:,} events", "s", "lower", Series(values), notes=notes))

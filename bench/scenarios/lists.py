@@ -9,13 +9,17 @@ from bench.baselines import postgraphile
 from bench.compare import Side, compare
 from bench.context import BenchContext
 from bench.load import Workload
-from bench.report import Figure, Series
+from bench.report import Figure, Series, Target
 
 SCENARIO = "4 lists"
 
 
 def _has_page(field: str) -> object:
     return lambda data: isinstance((data.get(field) or {}).get("items", (data.get(field) or {}).get("nodes")), list)
+
+
+# issue 13's goals for the ratio of requests per second to PostGraphile's
+RPS_TARGETS = {"customerOrders": Target("ratio>=", 1.0), "searchOrders": Target("ratio>=", 2.0)}
 
 
 async def _figure_set(ctx: BenchContext, label: str, mine: Side, theirs: Side | None) -> None:
@@ -33,6 +37,7 @@ async def _figure_set(ctx: BenchContext, label: str, mine: Side, theirs: Side | 
             Series([pick(r) for r in results["orderly"]]),
             None if other is None else Series([pick(r) for r in other]),
             baseline_name="PostGraphile", baseline_note=note,
+            target=RPS_TARGETS.get(label) if name == "req/s" else None,
         ))
 
 
