@@ -19,6 +19,7 @@ from resolvers.document_limits import DocumentLimits
 from tests.api.authorization_support import SECRET, bearer
 from tests.api.operations import CREATE, order_input
 from tests.metrics.scrape import scrape, value
+from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS, websocket
 from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -268,3 +269,44 @@ async def test_authentication_and_authorization_hold_for_persisted_documents(ser
         assert get.json() == {"data": {"orderEvents": []}}
         assert get.headers["cache-control"] == "private, no-cache"
         assert get.headers["vary"] == "Authorization"
+
+
+CAUGHT_UP = 'subscription CaughtUp{suffix} {{ projectionCaughtUp(name: "order_views", position: 0) {{ name }} }}'
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_websocket_operations_by_hash(api: RunningServer, protocol: str) -> None:
+    listed = CAUGHT_UP.format(suffix=uuid.uuid4().hex)
+    sha = document_hash(listed)
+    async with websocket(api.url, protocol) as ws:
+        missing = await ws.subscribe(None, extensions=persisted(sha))
+        assert await missing.next_message() == (
+            "error",
+            [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}],
+        )
+        # Text with its hash runs (and a wrong hash is refused), but a socket stores nothing.
+        with_text = await ws.subscribe(listed, extensions=persisted(sha))
+        assert await with_text.next_message() == ("next", {"data": {"projectionCaughtUp": {"name": "order_views"}}})
+        wrong = await ws.subscribe(listed, extensions=persisted("ab" * 32))
+        kind, errors = await wrong.next_message()
+        assert (kind, errors[0]["message"]) == ("error", "provided sha does not match query")
+        assert await open_persisted_query_store(api.container.database).get(sha) is None
+
+        await open_persisted_query_store(api.container.database).add_from_operator(sha, listed)
+        by_hash = await ws.subscribe(None, extensions=persisted(sha))
+        assert await by_hash.next_message() == ("next", {"data": {"projectionCaughtUp": {"name": "order_views"}}})
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_allowlist_holds_on_websockets(server_factory: Any, protocol: str) -> None:
+    async with server_factory(persisted_queries=PersistedQuerySettings(mode=PersistedQueryMode.ALLOWLIST)) as server:
+        listed, unlisted = (CAUGHT_UP.format(suffix=uuid.uuid4().hex) for _ in range(2))
+        await open_persisted_query_store(server.container.database).add_from_operator(document_hash(listed), listed)
+        async with websocket(server.url, protocol) as ws:
+            for request in ({"query": unlisted}, {"query": None, "extensions": persisted(document_hash(unlisted))}):
+                refused = await ws.subscribe(**request)  # type: ignore[arg-type]
+                kind, errors = await refused.next_message()
+                assert (kind, errors[0]["extensions"]) == ("error", {"code": "PERSISTED_QUERY_NOT_IN_LIST"})
+            for request in ({"query": listed}, {"query": None, "extensions": persisted(document_hash(listed))}):
+                allowed = await ws.subscribe(**request)  # type: ignore[arg-type]
+                assert await allowed.next_message() == ("next", {"data": {"projectionCaughtUp": {"name": "order_views"}}})
