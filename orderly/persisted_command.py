@@ -33,7 +33,7 @@ async def run_persisted(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     documents: list[DocumentToRegister] = []
     if args.action == "add":
-        schema = build_schema()._schema
+        schema = build_schema()._schema  # noqa: SLF001 - graphql-core validates against it (strawberry pinned)
         try:
             for item in args.items:
                 documents.extend(read_documents(Path(item), schema, settings.operation_limits))
