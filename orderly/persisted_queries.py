@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import orjson
 from starlette.responses import Response
 
+from domain.errors import ServiceUnavailableError
 from eventstore.database import Database
 from orderly.persisted_query_registry import PersistedQueryRegistry
 from orderly.persisted_query_store import QuerySource, StoredQuery, open_persisted_query_store
@@ -160,7 +161,10 @@ class PersistedQueries:
 
     async def _lookup(self, sha256: str) -> StoredQuery | None:
         assert self.registry is not None  # every mode but OFF has one (see __init__)
-        return await self.registry.lookup(sha256)
+        try:
+            return await self.registry.lookup(sha256)
+        except ServiceUnavailableError as error:
+            raise PersistedQueryRefusal(str(error), "SERVICE_UNAVAILABLE") from error
 
 
 def _requested_hash(persisted: object) -> str:

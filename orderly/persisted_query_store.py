@@ -18,7 +18,7 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, Te
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from eventstore.database import Database
+from eventstore.database import Database, unavailable_as_error
 from eventstore.tables import UtcDateTime
 
 metadata = MetaData()
@@ -64,9 +64,11 @@ class PersistedQueryStore:
         raise NotImplementedError
 
     async def get(self, sha256: str) -> StoredQuery | None:
-        """The document stored under this hash, or None."""
-        async with self._database.engine.connect() as connection:
-            row = (await connection.execute(select(persisted_queries).where(persisted_queries.c.sha256 == sha256))).first()
+        """The document stored under this hash, or None; ServiceUnavailableError when the database cannot answer."""
+        with unavailable_as_error():
+            async with self._database.engine.connect() as connection:
+                statement = select(persisted_queries).where(persisted_queries.c.sha256 == sha256)
+                row = (await connection.execute(statement)).first()
         return None if row is None else _stored(row)
 
     async def add_from_client(self, sha256: str, document: str, *, max_entries: int) -> bool:

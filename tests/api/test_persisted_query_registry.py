@@ -6,10 +6,12 @@ import uuid
 
 import pytest
 
+from domain.errors import ServiceUnavailableError
 from eventstore.database import Database
-from orderly.persisted_queries import document_hash
+from orderly.persisted_queries import PersistedQueries, PersistedQueryMode, PersistedQueryRefusal, document_hash
 from orderly.persisted_query_registry import PersistedQueryRegistry
 from orderly.persisted_query_store import PersistedQueryStore, QuerySource, open_persisted_query_store
+from schema.principal import OPEN
 
 
 def a_document() -> str:
@@ -134,3 +136,18 @@ async def test_one_client_stores_at_most_its_burst(database: Database, burst: in
     other = a_document()
     assert await reg.register_from_client(document_hash(other), other, "addr:10.0.0.2") is True
     assert len(await plain.all(QuerySource.APQ)) == burst + 1
+
+
+class UnreachableStore:
+    async def get(self, sha256: str) -> None:
+        raise ServiceUnavailableError("The database cannot be reached; retry later")
+
+
+async def test_an_unreachable_table_is_service_unavailable_not_a_crash() -> None:
+    rules = PersistedQueries(PersistedQueryMode.APQ, registry(UnreachableStore()))
+    with pytest.raises(PersistedQueryRefusal) as refused:
+        await rules.resolve(None, {"persistedQuery": {"version": 1, "sha256Hash": "ab" * 32}}, OPEN)
+    assert refused.value.error() == {
+        "message": "The database cannot be reached; retry later",
+        "extensions": {"code": "SERVICE_UNAVAILABLE"},
+    }
