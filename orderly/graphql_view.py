@@ -278,6 +278,12 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         context.deadline = self.authenticator.deadline(principal)
         return UNSET
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """strawberry's rule (a GET without `query` that accepts text/html or */*), except that a GET
+        naming a persisted query by `extensions` is a GraphQL request: Apollo Client sends such GETs
+        with `Accept: */*`, and would get GraphiQL's page instead of its answer."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL with its assets served by this server (works offline)."""
         return graphiql_page(request)
