@@ -310,3 +310,15 @@ async def test_allowlist_holds_on_websockets(server_factory: Any, protocol: str)
             for request in ({"query": listed}, {"query": None, "extensions": persisted(document_hash(listed))}):
                 allowed = await ws.subscribe(**request)  # type: ignore[arg-type]
                 assert await allowed.next_message() == ("next", {"data": {"projectionCaughtUp": {"name": "order_views"}}})
+
+
+async def test_a_get_by_hash_accepting_anything_is_answered_not_shown_graphiql(api: RunningServer) -> None:
+    query, _ = fresh_query()
+    sha = document_hash(query)
+    await send(api, "POST", query=query, extensions=persisted(sha))
+    params = {"extensions": json.dumps(persisted(sha))}
+    response = await api.http.get(api.url, params=params, headers={"accept": "*/*"})  # as Apollo Client sends it
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["data"]["projections"]
+    page = await api.http.get(api.url, headers={"accept": "*/*"})  # no GraphQL parameters: GraphiQL as before
+    assert page.headers["content-type"].startswith("text/html")
