@@ -136,7 +136,9 @@ class PersistedQueries:
                 if not _exempt(principal):
                     await self._require_listed(sha256)
                 return ResolvedQuery(query)
-            return ResolvedQuery(query, register=sha256)
+            # Clients that always send both (not Apollo's link) cost a cache hit, not a write.
+            known = await self._lookup(sha256)
+            return ResolvedQuery(query, register=None if known is not None else sha256)
         stored = await self._lookup(sha256)
         if self.mode is PersistedQueryMode.ALLOWLIST:
             if stored is None or (stored.source is not QuerySource.OPERATOR and not _exempt(principal)):

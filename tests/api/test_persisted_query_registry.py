@@ -151,3 +151,24 @@ async def test_an_unreachable_table_is_service_unavailable_not_a_crash() -> None
         "message": "The database cannot be reached; retry later",
         "extensions": {"code": "SERVICE_UNAVAILABLE"},
     }
+
+
+async def test_a_client_sending_hash_and_text_every_time_writes_once(database: Database) -> None:
+    store = CountingStore(open_persisted_query_store(database))
+    writes: list[str] = []
+    add = store.add_from_client
+
+    async def counting_add(sha256: str, document: str, *, max_entries: int) -> bool:
+        writes.append(sha256)
+        return await add(sha256, document, max_entries=max_entries)
+
+    store.add_from_client = counting_add  # type: ignore[method-assign]
+    rules = PersistedQueries(PersistedQueryMode.APQ, registry(store))
+    document = a_document()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": document_hash(document)}}
+    for _ in range(3):
+        resolved = await rules.resolve(document, extensions, OPEN)
+        assert resolved.text == document
+        await rules.remember(resolved, "addr:10.0.0.3")
+    assert writes == [document_hash(document)]
+    assert store.reads == 2  # the miss before the write, then the read that filled the cache
