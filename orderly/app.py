@@ -19,6 +19,7 @@ from orderly.graphiql.assets import asset_routes
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.metrics_endpoint import metrics_route
 from orderly.metrics_exporter import MetricsExporter
+from orderly.persisted_queries import build_persisted_queries
 from orderly.request_ids import RequestIds
 from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
@@ -54,6 +55,7 @@ def create_app(
         ),
         gated_services(container.services),
         authenticator=authenticator,
+        persisted_queries=build_persisted_queries(settings.persisted_queries, container.database),
         allowed_origins=settings.cors_origins,
         graphql_ide="graphiql" if settings.graphiql else None,
     )

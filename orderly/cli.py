@@ -1,4 +1,4 @@
-"""The `orderly` command: serve, migrate, project, status, rebuild, parked, schema, token."""
+"""The `orderly` command: serve, migrate, project, status, rebuild, parked, persisted, schema, token."""
 
 from __future__ import annotations
 
@@ -207,6 +207,12 @@ def _parked(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_parked(args, settings))
 
 
+def _persisted(args: argparse.Namespace, settings: Settings) -> int:
+    from orderly.persisted_command import run_persisted
+
+    return asyncio.run(run_persisted(args, settings))
+
+
 def _print_schema(args: argparse.Namespace, settings: Settings) -> int:
     from resolvers.graphql_schema import build_schema
 
@@ -286,6 +292,10 @@ def _parser() -> argparse.ArgumentParser:
     parked.add_argument("stream", nargs="?", help="the parked stream (an order id), for retry and skip")
     parked.add_argument("--projection", choices=list(PROJECTIONS), help="only this projection (default: all)")
     parked.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL (to wake the projectors at once)")
+    persisted = command("persisted", "add documents to the persisted-query allow-list, list or remove them", _persisted)
+    persisted.add_argument("action", choices=["add", "list", "remove"], help="add FILE..., list, or remove HASH...")
+    persisted.add_argument("items", nargs="*", help=".graphql files or manifest .json files to add; hashes to remove")
+    persisted.add_argument("--all", action="store_true", help="list: clients' APQ documents too")
     command("schema", "print the served GraphQL SDL (kept in schema/schema.graphql)", _print_schema)
     token = command("token", "print an HS256 token signed with ORDERLY_AUTH_JWT_SECRET", _token)
     token.add_argument("--sub", required=True, help="the subject (who the caller is)")

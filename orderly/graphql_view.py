@@ -28,6 +28,14 @@ from orderly.graphiql.page import graphiql_page
 from orderly.http_errors import request_error_response
 from orderly.media_types import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
 from orderly.metrics import open_socket
+from orderly.persisted_queries import (
+    PersistedQueries,
+    PersistedQueryMode,
+    PersistedQueryRefusal,
+    ResolvedQuery,
+    refusal_response,
+)
+from orderly.rate_limit import principal_key
 from orderly.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from schema.context import Context, Services
 from schema.errors import UnauthenticatedError
@@ -46,10 +54,19 @@ class OrderlyGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, schema: Any, services: Services, *, authenticator: Authenticator = DISABLED, **options: Any) -> None:
+    def __init__(
+        self,
+        schema: Any,
+        services: Services,
+        *,
+        authenticator: Authenticator = DISABLED,
+        persisted_queries: PersistedQueries | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(schema, **options)
         self._services = services
         self.authenticator = authenticator
+        self.persisted_queries = persisted_queries or PersistedQueries(PersistedQueryMode.OFF, None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,6 +82,8 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             response = request_error_response(error, response_media_type(request.headers.get("accept", "")))
         except UnauthenticatedError as error:  # from get_context, on both roads
             response = unauthenticated_response(error, request)
+        except PersistedQueryRefusal as refusal:  # from _persisted_query, on both roads
+            response = refusal_response(refusal, response_media_type(request.headers.get("accept", "")))
         await response(scope, receive, send)
 
     async def _plain_json_post(self, request: Request) -> Response | None:
@@ -91,7 +110,7 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         query, variables = data.get("query"), data.get("variables")
         operation_name, extensions = data.get("operationName"), data.get("extensions")
         if not (
-            isinstance(query, str)
+            isinstance(query, str | None)
             and isinstance(variables, dict | None)
             and isinstance(operation_name, str | None)
             and isinstance(extensions, dict | None)
@@ -99,9 +118,12 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
+        resolved = await self._persisted_query(query, extensions, context)
+        if resolved.text is None:
+            return None  # no query at all: strawberry's path answers it
         try:
             result = await self.schema.execute(
-                query,
+                resolved.text,
                 root_value=None,  # this view has no root value (GraphQL[Context, None])
                 variable_values=variables,
                 context_value=context,
@@ -111,6 +133,7 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             )
         except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
             return None  # refused before anything ran: strawberry's path answers it
+        await self._remember(resolved, result, context)
         response_data = await self.process_result(request, result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
@@ -128,9 +151,12 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         """strawberry's, without subscriptions over HTTP: strawberry allows them for a multipart
         transport this view does not offer, then executes them as queries (a 500). Mutations only over POST."""
         allowed = _QUERIES if request_adapter.method == "GET" else _QUERIES_AND_MUTATIONS
+        if request_adapter.method == "GET":
+            _cache_headers(sub_response, authenticated=self.authenticator.enabled)
+        resolved = await self._persisted_query(request_data.query, request_data.extensions, context)
         try:
-            return await self.schema.execute(
-                request_data.query,
+            result = await self.schema.execute(
+                resolved.text,
                 root_value=root_value,
                 variable_values=request_data.variables,
                 context_value=context,
@@ -140,6 +166,19 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             )
         except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError) as error:
             raise HTTPException(400, "The request cannot be executed") from error  # http_errors words it
+        await self._remember(resolved, result, context)
+        return result
+
+    async def _persisted_query(self, query: str | None, extensions: object, context: Context) -> ResolvedQuery:
+        """The request's document text by the persisted-query rules (orderly/persisted_queries.py),
+        after authentication; raises PersistedQueryRefusal, which __call__ answers."""
+        return await self.persisted_queries.resolve(query, extensions, context.principal)
+
+    async def _remember(self, resolved: ResolvedQuery, result: ExecutionResult, context: Context) -> None:
+        """Once an APQ document has run (it passed parsing, validation and every limit), store it."""
+        if resolved.register is not None and (result.data is not None or not _before_execution(result.errors or [])):
+            client = context.request.scope.get("client") if context.request is not None else None
+            await self.persisted_queries.remember(resolved, principal_key(context.principal, client))
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         """strawberry's parsing, after refusing (400) a JSON body strawberry would crash on.
@@ -239,6 +278,12 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         context.deadline = self.authenticator.deadline(principal)
         return UNSET
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """strawberry's rule (a GET without `query` that accepts text/html or */*), except that a GET
+        naming a persisted query by `extensions` is a GraphQL request: Apollo Client sends such GETs
+        with `Accept: */*`, and would get GraphiQL's page instead of its answer."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL with its assets served by this server (works offline)."""
         return graphiql_page(request)
@@ -246,6 +291,16 @@ class OrderlyGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         """orjson: faster than the standard library on every response (WebSocket frames decode it to text)."""
         return orjson.dumps(data)
+
+
+def _cache_headers(sub_response: Response, *, authenticated: bool) -> None:
+    # A GET query may be cached (persisted queries make its URL short and stable), but its answer
+    # depends on the Authorization header: caches key on it, and with authentication on every
+    # answer is one principal's, so no shared cache keeps it and browsers revalidate (read models
+    # move on with every event). Without authentication the operator's CDN policy decides.
+    sub_response.headers["Vary"] = "Authorization"
+    if authenticated:
+        sub_response.headers["Cache-Control"] = "private, no-cache"
 
 
 def _before_execution(errors: list[GraphQLError]) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from orderly.auth.settings import AuthSettings
 from orderly.limit_settings import OperationLimits, TransportLimits
 from orderly.metrics_settings import MetricsSettings
+from orderly.persisted_query_settings import PersistedQuerySettings
 from orderly.setting_values import (
     SettingsError,
     boolean,
@@ -53,6 +54,7 @@ class Settings:
     operation_limits: OperationLimits = field(default_factory=OperationLimits)
     transport_limits: TransportLimits = field(default_factory=TransportLimits)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    persisted_queries: PersistedQuerySettings = field(default_factory=PersistedQuerySettings)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +83,7 @@ class Settings:
             operation_limits=OperationLimits.from_mapping(env),
             transport_limits=TransportLimits.from_mapping(env),
             metrics=MetricsSettings.from_mapping(env),
+            persisted_queries=PersistedQuerySettings.from_mapping(env),
         )
 
     def with_changes(self, **changes: Any) -> Settings:

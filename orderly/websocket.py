@@ -30,6 +30,7 @@ from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
 from orderly.auth.connection import expired_error, stop_watching, token_expired, watch_expiry
 from orderly.limit_responses import limit_error as named_limit_error
+from orderly.persisted_queries import PersistedQueryRefusal
 from orderly.rate_limit import principal_key
 from orderly.socket_limits import OperationGate
 from orderly.websocket_messages import legacy_message_problem, transport_message_problem
@@ -84,6 +85,7 @@ class GatedOperations:
     view: Any
     context: Context
     websocket: Any
+    connection_acknowledged: bool
     _gate_key: str | None = None
 
     async def operation_refusal(self, running: Sized) -> dict[str, object] | None:
@@ -97,6 +99,17 @@ class GatedOperations:
             gate.limits.register(key, id(self), running)
             self._gate_key = key
         return await gate.refusal(key)
+
+    async def with_persisted_text(self, message: Any) -> Any:
+        """The subscribe (start) message with the text its persisted-query extension names (the view's
+        rules, orderly/persisted_queries.py); raises PersistedQueryRefusal. Over a socket a text sent
+        with its hash runs but is not stored: clients register documents over HTTP."""
+        persisted = getattr(self.view, "persisted_queries", None)
+        if persisted is None or not self.connection_acknowledged:
+            return message  # not yet authenticated: strawberry refuses the operation
+        payload = message["payload"]
+        resolved = await persisted.resolve(payload.get("query"), payload.get("extensions"), self.context.principal)
+        return {**message, "payload": {**payload, "query": resolved.text}}
 
     def release_operation_gate(self) -> None:
         """The socket is closing: its operations stop counting for its principal."""
@@ -163,6 +176,11 @@ class TransportWSHandler(GatedOperations, BaseGraphQLTransportWSHandler[Context,
             if refusal is not None:
                 await self.websocket.send_json({"id": message["id"], "type": "error", "payload": [refusal]})
                 return
+        try:
+            message = await self.with_persisted_text(message)
+        except PersistedQueryRefusal as persisted_refusal:
+            await self.websocket.send_json({"id": message["id"], "type": "error", "payload": [persisted_refusal.error()]})
+            return
         await super().handle_subscribe(message)
 
     @staticmethod
@@ -261,6 +279,11 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
             if refusal is not None:
                 await self.websocket.send_json({"type": "error", "id": operation_id, "payload": refusal})
                 return
+        try:
+            message = await self.with_persisted_text(message)
+        except PersistedQueryRefusal as persisted_refusal:
+            await self.websocket.send_json({"type": "error", "id": operation_id, "payload": persisted_refusal.error()})
+            return
         await super().handle_start(message)
 
     async def refuse_connection(self, reason: str) -> None:

@@ -47,7 +47,9 @@ def legacy_message_problem(message: Mapping[str, object]) -> str | None:
 def _payload_problem(kind: str, payload: object) -> str | None:
     if not isinstance(payload, dict):
         return f"\"{kind}\" message expects the 'payload' property to be an object"
-    if not isinstance(payload.get("query"), str):
+    query, extensions = payload.get("query"), payload.get("extensions")
+    by_hash = query is None and isinstance(extensions, dict) and "persistedQuery" in extensions
+    if not isinstance(query, str) and not by_hash:
         return f"\"{kind}\" message payload expects the 'query' property to be a string"
     if not isinstance(payload.get("variables"), dict | None):
         return f"\"{kind}\" message payload expects the 'variables' property to be an object or nullish or missing"

@@ -34,6 +34,9 @@ def _target_metadata() -> list[MetaData]:
         except ModuleNotFoundError as error:
             if error.name is None or not name.startswith(error.name):
                 raise
+    from orderly.persisted_query_store import metadata as persisted_query_metadata
+
+    found.append(persisted_query_metadata)
     try:
         from projections.tables import metadata as read_model_metadata
     except ImportError:

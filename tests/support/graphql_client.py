@@ -45,9 +45,7 @@ class GraphQLHttp:
 class WsSubscription:
     """One subscription's messages on a WebSocket, in either protocol."""
 
-    def __init__(
-        self, socket: Any, protocol: str, operation_id: str, pending: dict[str, deque[dict[str, Any]]]
-    ) -> None:
+    def __init__(self, socket: Any, protocol: str, operation_id: str, pending: dict[str, deque[dict[str, Any]]]) -> None:
         self._socket = socket
         self._protocol = protocol
         self._id = operation_id
@@ -98,15 +96,23 @@ class GraphQLWebSocket:
         self._pending: dict[str, deque[dict[str, Any]]] = {}
 
     async def subscribe(
-        self, query: str, variables: dict[str, Any] | None = None, operation_name: str | None = None
+        self,
+        query: str | None,
+        variables: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> WsSubscription:
-        """Start an operation and return its message stream."""
+        """Start an operation and return its message stream (without a query when None: by a persisted hash)."""
         self._count += 1
         operation_id = str(self._count)
         kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
-        payload: dict[str, Any] = {"query": query, "variables": variables or {}}
+        payload: dict[str, Any] = {"variables": variables or {}}
+        if query is not None:
+            payload["query"] = query
         if operation_name is not None:
             payload["operationName"] = operation_name
+        if extensions is not None:
+            payload["extensions"] = extensions
         await self.socket.send(json.dumps({"id": operation_id, "type": kind, "payload": payload}))
         return WsSubscription(self.socket, self.protocol, operation_id, self._pending)
 
