@@ -50,56 +50,70 @@ RETURNS TABLE (command_index integer, outcome text, actual_version integer,
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    lock_key integer;
-    item record;
     total integer := jsonb_array_length(p_commands);
+    streams text[];
+    cids text[];
+    expecteds integer[];
+    counts integer[];
+    known_streams text[];
+    known_versions integer[];
+    stored_ids text[];
+    taken_ids text[] := '{{}}';
+    accepted integer[] := '{{}}';
     outcomes text[] := array_fill(NULL::text, ARRAY[total]);
     actuals integer[] := array_fill(NULL::integer, ARRAY[total]);
     firsts bigint[] := array_fill(NULL::bigint, ARRAY[total]);
     lasts bigint[] := array_fill(NULL::bigint, ARRAY[total]);
     versions integer[] := array_fill(NULL::integer, ARRAY[total]);
-    stream_versions jsonb := '{{}}';
-    taken_ids text[] := '{{}}';
-    accepted integer[] := '{{}}';
-    current_version integer;
+    i integer;
+    slot integer;
+    item record;
 BEGIN
     IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
         RAISE EXCEPTION 'orderly_append_batch must be the first write of its transaction'
             USING ERRCODE = 'OR001';
     END IF;
+    IF total = 0 THEN
+        RETURN;
+    END IF;
 
-    FOR lock_key IN
-        SELECT DISTINCT hashtext(c ->> 'command_id') FROM jsonb_array_elements(p_commands) AS c ORDER BY 1
-    LOOP
-        PERFORM pg_advisory_xact_lock({COMMAND_LOCK_CLASS}, lock_key);
-    END LOOP;
-    FOR lock_key IN
-        SELECT DISTINCT hashtext(c ->> 'stream_id') FROM jsonb_array_elements(p_commands) AS c ORDER BY 1
-    LOOP
-        PERFORM pg_advisory_xact_lock({STREAM_LOCK_CLASS}, lock_key);
-    END LOOP;
+    -- The batch is read once into arrays (a jsonb read element by element is detoasted each time).
+    SELECT array_agg(c.doc ->> 'stream_id' ORDER BY c.n), array_agg(c.doc ->> 'command_id' ORDER BY c.n),
+           array_agg((c.doc ->> 'expected_version')::integer ORDER BY c.n),
+           array_agg(jsonb_array_length(c.doc -> 'events') ORDER BY c.n)
+        INTO streams, cids, expecteds, counts
+        FROM jsonb_array_elements(p_commands) WITH ORDINALITY AS c (doc, n);
 
-    FOR item IN
-        SELECT c.n::integer AS n, c.doc ->> 'stream_id' AS stream, (c.doc ->> 'expected_version')::integer AS expected,
-               c.doc ->> 'command_id' AS cid, jsonb_array_length(c.doc -> 'events') AS count
-        FROM jsonb_array_elements(p_commands) WITH ORDINALITY AS c (doc, n)
-        ORDER BY c.n
-    LOOP
-        IF stream_versions ? item.stream THEN
-            current_version := (stream_versions ->> item.stream)::integer;
+    -- One statement takes them all, in the sorted subquery's order.
+    PERFORM pg_advisory_xact_lock(k.class, k.key)
+        FROM (
+            SELECT DISTINCT {COMMAND_LOCK_CLASS} AS class, hashtext(x) AS key FROM unnest(cids) AS x
+            UNION
+            SELECT DISTINCT {STREAM_LOCK_CLASS}, hashtext(x) FROM unnest(streams) AS x
+            ORDER BY 1, 2
+            OFFSET 0
+        ) AS k;
+
+    -- Under the locks: every stream's version and the command ids already stored, in two reads.
+    SELECT array_agg(s.stream), array_agg(s.version) INTO known_streams, known_versions
+        FROM (
+            SELECT x AS stream, (SELECT coalesce(max(e.version), 0) FROM events AS e WHERE e.stream_id = x) AS version
+            FROM (SELECT DISTINCT x FROM unnest(streams) AS x) AS d
+        ) AS s;
+    SELECT coalesce(array_agg(k.command_id), '{{}}') INTO stored_ids FROM commands AS k WHERE k.command_id = ANY(cids);
+
+    FOR i IN 1 .. total LOOP
+        slot := array_position(known_streams, streams[i]);
+        IF known_versions[slot] <> expecteds[i] THEN
+            outcomes[i] := 'conflict';
+            actuals[i] := known_versions[slot];
+        ELSIF cids[i] = ANY(taken_ids) OR cids[i] = ANY(stored_ids) THEN
+            outcomes[i] := 'duplicate';
         ELSE
-            SELECT coalesce(max(e.version), 0) INTO current_version FROM events AS e WHERE e.stream_id = item.stream;
-        END IF;
-        IF current_version <> item.expected THEN
-            outcomes[item.n] := 'conflict';
-            actuals[item.n] := current_version;
-        ELSIF item.cid = ANY(taken_ids) OR EXISTS (SELECT 1 FROM commands AS k WHERE k.command_id = item.cid) THEN
-            outcomes[item.n] := 'duplicate';
-        ELSE
-            outcomes[item.n] := 'appended';
-            stream_versions := stream_versions || jsonb_build_object(item.stream, current_version + item.count);
-            taken_ids := taken_ids || item.cid;
-            accepted := accepted || item.n;
+            outcomes[i] := 'appended';
+            known_versions[slot] := known_versions[slot] + counts[i];
+            taken_ids := taken_ids || cids[i];
+            accepted := accepted || i;
         END IF;
     END LOOP;
 
@@ -114,26 +128,23 @@ BEGIN
                         data, occurred_at, command_id
                     )
                     SELECT e.doc ->> 'event_id', c.doc ->> 'stream_id', c.doc ->> 'stream_type',
-                           (c.doc ->> 'expected_version')::integer + e.i::integer, e.doc ->> 'type_name',
+                           expecteds[c.n] + e.i::integer, e.doc ->> 'type_name',
                            (e.doc ->> 'schema_version')::integer, e.doc -> 'data',
                            (e.doc ->> 'occurred_at')::timestamptz, c.doc ->> 'command_id'
-                    FROM unnest(accepted) WITH ORDINALITY AS a (n, k)
-                    CROSS JOIN LATERAL (SELECT p_commands -> (a.n - 1) AS doc) AS c
+                    FROM jsonb_array_elements(p_commands) WITH ORDINALITY AS c (doc, n)
                     CROSS JOIN LATERAL jsonb_array_elements(c.doc -> 'events') WITH ORDINALITY AS e (doc, i)
-                    ORDER BY a.k, e.i
+                    WHERE c.n = ANY(accepted)
+                    ORDER BY c.n, e.i
                     RETURNING ev.command_id, ev.position, ev.version
                 )
-                SELECT i.command_id AS cid, min(i.position) AS first, max(i.position) AS last, max(i.version) AS version
+                -- Accepted command ids are unique in the batch: each names one command.
+                SELECT array_position(cids, i.command_id) AS n, min(i.position) AS first,
+                       max(i.position) AS last, max(i.version) AS version
                 FROM inserted AS i GROUP BY i.command_id
             LOOP
-                -- Accepted command ids are unique in the batch: each names one command.
-                FOR lock_key IN SELECT a.n FROM unnest(accepted) AS a (n)
-                    WHERE p_commands -> (a.n - 1) ->> 'command_id' = item.cid
-                LOOP
-                    firsts[lock_key] := item.first;
-                    lasts[lock_key] := item.last;
-                    versions[lock_key] := item.version;
-                END LOOP;
+                firsts[item.n] := item.first;
+                lasts[item.n] := item.last;
+                versions[item.n] := item.version;
             END LOOP;
             PERFORM pg_advisory_unlock({APPEND_LOCK_KEY});
         EXCEPTION WHEN OTHERS OR query_canceled THEN
@@ -142,10 +153,9 @@ BEGIN
         END;
 
         INSERT INTO commands (command_id, command_type, fingerprint, stream_id, version, "position")
-        SELECT c.doc ->> 'command_id', c.doc ->> 'command_type', c.doc ->> 'fingerprint', c.doc ->> 'stream_id',
-               versions[a.n], lasts[a.n]
-        FROM unnest(accepted) AS a (n)
-        CROSS JOIN LATERAL (SELECT p_commands -> (a.n - 1) AS doc) AS c;
+        SELECT cids[c.n], c.doc ->> 'command_type', c.doc ->> 'fingerprint', streams[c.n], versions[c.n], lasts[c.n]
+        FROM jsonb_array_elements(p_commands) WITH ORDINALITY AS c (doc, n)
+        WHERE c.n = ANY(accepted);
     END IF;
 
     RETURN QUERY
