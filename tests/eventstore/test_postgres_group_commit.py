@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -48,7 +49,7 @@ class Gate:
 
 
 async def queued_behind_a_held_batch(
-    store: PostgresEventStore, gate: Gate, appends: list[Callable[[], Awaitable[AppendResult]]]
+    store: PostgresEventStore, gate: Gate, appends: list[Callable[[], Coroutine[Any, Any, AppendResult]]]
 ) -> tuple[AppendResult, list[AppendResult | BaseException]]:
     """Hold one append inside its transaction, queue `appends` behind it, release: they travel as the next batch."""
     opener = uuid.uuid4().hex
@@ -150,14 +151,15 @@ async def test_concurrent_writers_keep_versions_gapless_and_commands_unique(post
 
         assert conflicts > 0 and accepted, "the writers should have raced"
         async with database.engine.connect() as connection:
-            rows = (await connection.execute(text("SELECT stream_id, version, position, command_id FROM events ORDER BY position"))).all()
+            statement = text("SELECT stream_id, version, position, command_id FROM events ORDER BY position")
+            rows = (await connection.execute(statement)).all()
         for stream_id in streams:
             versions = [row.version for row in rows if row.stream_id == stream_id]
             assert versions == list(range(1, len(versions) + 1)), f"{stream_id} has gaps or duplicates: {versions}"
         command_ids = [command.command_id for _, command, _ in accepted]
         assert len(command_ids) == len(set(command_ids)), "a command id was accepted twice"
         assert {twin for twin in refused_twins} <= set(command_ids)
-        by_command = {}
+        by_command: dict[str, list[Any]] = {}
         for row in rows:
             by_command.setdefault(row.command_id, []).append(row)
         for stream_id, command, result in accepted:
@@ -235,7 +237,8 @@ async def test_a_command_the_table_refuses_fails_alone(postgres_url: str) -> Non
         ])
 
         assert isinstance(results[1], Exception) and not isinstance(results[1], AppendResult)
-        assert [result.version for result in (results[0], results[2], results[3]) if isinstance(result, AppendResult)] == [1, 1, 1]
+        accepted = [results[0], results[2], results[3]]
+        assert [result.version for result in accepted if isinstance(result, AppendResult)] == [1, 1, 1]
         assert [len(await store.read_stream(stream_id)) for stream_id in good] == [1, 1, 1]
     finally:
         gate.opened.set()
