@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -11,13 +12,16 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
+from domain.command_bus import CommandBus
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError, ServiceUnavailableError
 from domain.events import OrderShipped
 from domain.ports import AppendResult, CommandStamp
 from eventstore.database import Database, create_database
 from eventstore.postgres_store import PostgresEventStore
+from tests.projections.builders import add_item, create_order, item
 
 
 def stamp(command_id: str | None = None) -> CommandStamp:
@@ -62,6 +66,11 @@ async def queued_behind_a_held_batch(
     return await first, results
 
 
+def batch_metric(suffix: str) -> float:
+    """orderly_append_batch_commands' count (calls) or sum (commands) in this process."""
+    return REGISTRY.get_sample_value(f"orderly_append_batch_commands_{suffix}") or 0.0
+
+
 async def transactions_of(database: Database, stream_ids: list[str]) -> int:
     """How many transactions wrote the events of these streams."""
     async with database.engine.connect() as connection:
@@ -81,6 +90,7 @@ async def test_one_batch_gives_each_command_its_own_answer(postgres_url: str) ->
     try:
         await PostgresEventStore(database).append(w, "order", events_for(w), expected_version=0, command=stored_before)
         shared_id = uuid.uuid4().hex
+        calls_before, commands_before = batch_metric("count"), batch_metric("sum")
         _, results = await queued_behind_a_held_batch(store, gate, [
             lambda: store.append(x, "order", events_for(x, 2), expected_version=0, command=stamp()),  # appended 1..2
             lambda: store.append(x, "order", events_for(x), expected_version=0, command=stamp()),  # conflict: x is at 2
@@ -92,6 +102,7 @@ async def test_one_batch_gives_each_command_its_own_answer(postgres_url: str) ->
         ])
 
         assert gate.calls == 2, "the queued appends should have travelled as one call"
+        assert (batch_metric("count") - calls_before, batch_metric("sum") - commands_before) == (2, 8)
         assert [type(result).__name__ for result in results] == [
             "AppendResult", "ConcurrencyConflictError", "AppendResult", "AppendResult",
             "DuplicateCommandError", "DuplicateCommandError", "AppendResult",
@@ -242,6 +253,31 @@ async def test_a_command_the_table_refuses_fails_alone(postgres_url: str) -> Non
         assert [len(await store.read_stream(stream_id)) for stream_id in good] == [1, 1, 1]
     finally:
         gate.opened.set()
+        await database.dispose()
+
+
+async def test_commands_through_the_bus_keep_their_idempotency_and_conflicts_when_batched(postgres_url: str) -> None:
+    """The handler's view: twins of a createOrder get the first one's result; racing addItems with
+    the same expected version get one success and CONCURRENCY_CONFLICTs; all of it in shared batches."""
+    database = create_database(postgres_url)
+    store = PostgresEventStore(database)
+    bus = CommandBus(store)
+    try:
+        order_id = str(uuid.uuid4())
+        create = create_order(order_id, "customer-1")
+        twins = await asyncio.gather(*(bus.dispatch(create) for _ in range(6)), return_exceptions=True)
+        assert all(isinstance(result, AppendResult) for result in twins), twins
+        assert len(set(twins)) == 1 and twins[0] == AppendResult(stream_id=order_id, version=1, position=twins[0].position)
+
+        racing = [
+            dataclasses.replace(add_item(order_id, item("sku-1")), expected_version=1) for _ in range(5)
+        ]
+        outcomes = await asyncio.gather(*(bus.dispatch(command) for command in racing), return_exceptions=True)
+
+        assert sum(isinstance(outcome, AppendResult) for outcome in outcomes) == 1, outcomes
+        assert sum(isinstance(outcome, ConcurrencyConflictError) for outcome in outcomes) == 4, outcomes
+        assert [event.version for event in await store.read_stream(order_id)] == [1, 2]
+    finally:
         await database.dispose()
 
 
