@@ -76,7 +76,8 @@ async def run(name: str, append: Append, writers: int, seconds: float, warmup: f
 
 
 async def orderly_store(url: str, writers: int, seconds: float) -> Outcome:
-    """(a) PostgresEventStore.append: ordered, one SQL statement per append."""
+    """(a) PostgresEventStore.append from 16 concurrent writers in one process, as the API does:
+    ordered, and group-committed (appends that queue during a round trip share one call)."""
     database = create_database(url, pool_size=writers + 2, max_overflow=0)
     store = PostgresEventStore(database)
 

@@ -61,8 +61,15 @@ def decode_or_unreadable(type_name: str, schema_version: int, data: dict[str, An
 
 
 def _encode_value(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _encode_value(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    kind = type(value)
+    if kind is Decimal:
+        return str(value)
+    if kind is datetime:
+        return value.isoformat()
+    if kind is tuple or kind is list:
+        return [_encode_value(item) for item in value]
+    if dataclasses.is_dataclass(kind):
+        return _field_encoder(kind)(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -70,6 +77,17 @@ def _encode_value(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_encode_value(item) for item in value]
     return value
+
+
+@cache
+def _field_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """A dataclass's encoder with its field names looked up once (encode runs on every append)."""
+    names = tuple(field.name for field in dataclasses.fields(cls))
+
+    def encode_fields(value: Any) -> dict[str, Any]:
+        return {name: _encode_value(getattr(value, name)) for name in names}
+
+    return encode_fields
 
 
 Decoder = Callable[[Any], Any]

@@ -46,3 +46,15 @@ def observe_inbox_overflow() -> None:
 def observe_pool_wait(seconds: float) -> None:
     """A read got its pooled connection after this long."""
     POOL_WAIT.observe(seconds)
+
+
+APPEND_BATCH = Histogram(
+    "orderly_append_batch_commands",
+    "Commands carried by one group-committed append call (PostgreSQL)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
+
+def observe_append_batch(commands: int) -> None:
+    """One group-commit call carried this many commands."""
+    APPEND_BATCH.observe(commands)

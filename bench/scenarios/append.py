@@ -1,6 +1,7 @@
 """Scenario 1: appends with a trustworthy global order, 16 writers, one event per
-transaction: Orderly's SqlEventStore against plain unordered asyncpg inserts of the same
-rows (the variants themselves live in bench/append_bench.py)."""
+command: Orderly's event store (16 concurrent writers in one process through its public
+append, which group-commits them) against 16 connections of plain unordered asyncpg
+inserts of the same rows, one per transaction (the variants live in bench/append_bench.py)."""
 
 from __future__ import annotations
 
