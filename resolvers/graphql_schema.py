@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.compiled_objects import CompiledExecutionContext
 from resolvers.document_cache import DocumentCache
 from resolvers.document_limits import ALIASES, DEPTH, DocumentLimits
 from resolvers.document_parsing import GuardedParserCache
@@ -48,12 +49,15 @@ def build_schema(
     limits: DocumentLimits | None = None,
     metrics: OperationNames | None = None,
     log_scope: bool = True,
+    compiled: bool = True,
     **overrides: Any,
 ) -> OrderlySchema:
     """The Orders API schema with its document limits and a parse and validation cache of its own;
     with `metrics` (the operation names to label with), each operation is timed and its errors
     counted (resolvers/operation_metrics.py); with `log_scope`, each operation opens its log
-    scope and, with tracing on, its span (resolvers/operation_scope.py)."""
+    scope and, with tracing on, its span (resolvers/operation_scope.py). With `compiled` (the
+    default), objects are completed by renderers compiled per document (resolvers/compiled_objects.py);
+    without, by graphql-core field by field (the differential tests compare the two)."""
     extensions = limit_extensions(limits or DocumentLimits(), introspection=introspection)
     if log_scope:
         # First: the log scope (and span) cover the whole operation. Each extension costs
@@ -68,9 +72,9 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        # The default resolver stays getattr: LeafFieldExecutionContext reads attributes itself.
+        # The default resolver stays getattr: the compiled renderers and the leaf-field path read attributes themselves.
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=LeafFieldExecutionContext,
+        execution_context_class=CompiledExecutionContext if compiled else LeafFieldExecutionContext,
         **overrides,
     )
 
