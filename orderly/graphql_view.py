@@ -99,18 +99,21 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
-        try:
-            result = await self.schema.execute(
-                query,
-                root_value=None,  # this view has no root value (GraphQL[Context, None])
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=_QUERIES_AND_MUTATIONS,
-                operation_extensions=extensions,
-            )
-        except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
-            return None  # refused before anything ran: strawberry's path answers it
+        # A query of a known, valid document runs its compiled plan (resolvers/compiled_operations.py).
+        result = await self._compiled(query, variables, context, operation_name, extensions)
+        if result is None:
+            try:
+                result = await self.schema.execute(
+                    query,
+                    root_value=None,  # this view has no root value (GraphQL[Context, None])
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=_QUERIES_AND_MUTATIONS,
+                    operation_extensions=extensions,
+                )
+            except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
+                return None  # refused before anything ran: strawberry's path answers it
         response_data = await self.process_result(request, result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
@@ -128,6 +131,12 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         """strawberry's, without subscriptions over HTTP: strawberry allows them for a multipart
         transport this view does not offer, then executes them as queries (a 500). Mutations only over POST."""
         allowed = _QUERIES if request_adapter.method == "GET" else _QUERIES_AND_MUTATIONS
+        if request_data.query is not None:
+            compiled = await self._compiled(
+                request_data.query, request_data.variables, context, request_data.operation_name, request_data.extensions
+            )
+            if compiled is not None:
+                return compiled
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -140,6 +149,13 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             )
         except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError) as error:
             raise HTTPException(400, "The request cannot be executed") from error  # http_errors words it
+
+    async def _compiled(
+        self, query: str, variables: dict[str, Any] | None, context: Context, name: str | None, extensions: dict[str, Any] | None
+    ) -> ExecutionResult | None:
+        # Only the app's schema (resolvers/graphql_schema.py) has a compiled road.
+        execute_compiled = getattr(self.schema, "execute_compiled", None)
+        return None if execute_compiled is None else await execute_compiled(query, variables, context, name, extensions)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         """strawberry's parsing, after refusing (400) a JSON body strawberry would crash on.

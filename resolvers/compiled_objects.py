@@ -70,12 +70,14 @@ def use_document(entry: CachedDocument | None) -> None:
     _CURRENT.set(entry)
 
 
-class DocumentRenderers:
-    """The renderers compiled for one document, and the variables its @skip/@include read."""
+class DocumentPlans:
+    """What was compiled for one document: object renderers, the variables its @skip/@include
+    read, and its operation plans (resolvers/compiled_operations.py), by operation name."""
 
     def __init__(self, document: DocumentNode) -> None:
         self.directive_variables = _directive_variables(document)
         self.renderers: dict[tuple[Any, ...], Renderer | object] = {}
+        self.operations: dict[str | None, Any] = {}
 
 
 class CompiledExecutionContext(LeafFieldExecutionContext):
@@ -111,8 +113,8 @@ class CompiledExecutionContext(LeafFieldExecutionContext):
         if not any(definition is operation for definition in entry.document.definitions):
             return None  # a stale value: another document
         plans = entry.plans
-        if not isinstance(plans, DocumentRenderers):
-            plans = entry.plans = DocumentRenderers(entry.document)
+        if not isinstance(plans, DocumentPlans):
+            plans = entry.plans = DocumentPlans(entry.document)
         coerced = self.variable_values.coerced
         # The nodes belong to the cached document, which the entry keeps alive: their ids are stable.
         key = (

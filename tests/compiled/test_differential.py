@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from strawberry.types import ExecutionResult
 
 from resolvers.compiled_objects import CompiledExecutionContext
+from resolvers.compiled_operations import CompiledOperations
 from resolvers.graphql_schema import OrderlySchema, build_schema
 from schema.context import Context
 from schema.loaders import build_loaders
@@ -195,7 +196,11 @@ async def _run(
     services = server.container.services
     assert services is not None
     context = Context(services=services, loaders=build_loaders(services.customers, cache=True), principal=principal)
-    return _response(await schema.execute(text, variable_values=variables, context_value=context))
+    # As the view does: the compiled road first (the served schema only), strawberry's otherwise.
+    result = await schema.execute_compiled(text, variables, context, None, None)
+    if result is None:
+        result = await schema.execute(text, variable_values=variables, context_value=context)
+    return _response(result)
 
 
 @pytest.fixture
@@ -242,25 +247,52 @@ async def test_compiled_answers_equal_the_generic_executor(loaded: tuple[Running
     text, variables, who = data.draw(requests(dataset))
     principal = _principal(who, dataset)
     generic = await _run(GENERIC, server, principal, text, variables)
-    compiled = await _run(COMPILED, server, principal, text, variables)
+    compiled = await _run(COMPILED, server, principal, text, variables)  # strawberry's road, renderers compiled
     assert compiled == generic, text
-    again = await _run(COMPILED, server, principal, text, variables)  # now from the compiled plan's cache
+    again = await _run(COMPILED, server, principal, text, variables)  # the compiled operation, for a valid document
     assert again == generic, text
 
 
-async def test_the_generated_reads_take_the_compiled_road(loaded: tuple[RunningServer, Dataset]) -> None:
+async def test_a_repeated_read_takes_the_compiled_road(loaded: tuple[RunningServer, Dataset]) -> None:
     server, dataset = loaded
     staff = _principal("staff", dataset)
     query = (
-        "query Q($s: Boolean!) { customerOrders(customerId: \"%s\") { total items { ...F __typename "
+        'query Q($s: Boolean!) { customerOrders(customerId: "%s") { total items { ...F __typename '
         "shippingAddress @skip(if: $s) { city } } } } fragment F on Order { id: orderId items { price } }"
     ) % dataset.first
-    before = CompiledExecutionContext.compiled_objects
+    objects, operations = CompiledExecutionContext.compiled_objects, CompiledOperations.taken
     generic = await _run(GENERIC, server, staff, query, {"s": False})
-    assert CompiledExecutionContext.compiled_objects == before
-    compiled = await _run(COMPILED, server, staff, query, {"s": False})
-    assert compiled == generic
-    assert CompiledExecutionContext.compiled_objects == before + 1  # the page, in one renderer
+    assert (CompiledExecutionContext.compiled_objects, CompiledOperations.taken) == (objects, operations)
+    first = await _run(COMPILED, server, staff, query, {"s": False})  # parsed and validated on strawberry's road
+    assert first == generic
+    assert (CompiledExecutionContext.compiled_objects, CompiledOperations.taken) == (objects + 1, operations)  # one renderer
+    again = await _run(COMPILED, server, staff, query, {"s": False})
+    assert again == generic
+    assert (CompiledExecutionContext.compiled_objects, CompiledOperations.taken) == (objects + 2, operations + 1)
     skipped = await _run(COMPILED, server, staff, query, {"s": True})
+    assert CompiledOperations.taken == operations + 2
+    assert skipped == await _run(GENERIC, server, staff, query, {"s": True})
     assert all("shippingAddress" not in order for order in skipped["data"]["customerOrders"]["items"])
-    assert len(compiled["data"]["customerOrders"]["items"]) == 3
+    assert len(first["data"]["customerOrders"]["items"]) == 3
+
+
+async def test_mutations_and_other_roots_keep_strawberrys_road(loaded: tuple[RunningServer, Dataset]) -> None:
+    server, dataset = loaded
+    staff = Principal(subject="admin-1", roles=frozenset({Role.ADMIN}))
+    documents = [
+        "{ projections { name } }",
+        f'{{ orderEvents(orderId: "{dataset.orders[0]}") {{ type }} }}',
+        "{ __schema { queryType { name } } }",
+        f'{{ order(orderId: "{dataset.orders[0]}") {{ orderId }} projections {{ name }} }}',
+    ]
+    for document in documents:
+        for _ in range(2):
+            operations = CompiledOperations.taken
+            await _run(COMPILED, server, staff, document, {})
+            assert CompiledOperations.taken == operations, document
+    create = {"input": order_input(dataset.first)}
+    for _ in range(2):
+        operations = CompiledOperations.taken
+        result = await _run(COMPILED, server, staff, CREATE, create | {"input": order_input(dataset.first)})
+        assert result["data"]["createOrder"]["version"] == 1
+        assert CompiledOperations.taken == operations
