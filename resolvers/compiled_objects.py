@@ -31,6 +31,7 @@ from typing import Any
 
 from graphql import (
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLID,
     GraphQLInt,
@@ -233,7 +234,14 @@ class _Compiler:
         else:
             fast = None
         lines = []
-        if fast is not None:
+        names = _enum_names(leaf)
+        if names is not None:
+            # strawberry's enum coercion loops over the values; for a member of the enum the
+            # answer is fixed, so it is looked up (anything else takes the coercion below).
+            enum_class, table = self.constant(type(next(iter(names)))), self.constant(names)
+            lines += [f"{indent}if type({value}) is {enum_class}:", f"{indent}    {target} = {table}[{value}]", f"{indent}else:"]
+            indent += "    "
+        elif fast is not None:
             lines += [f"{indent}if {fast}:", f"{indent}    {target} = {value}", f"{indent}else:"]
             indent += "    "
         lines += [
@@ -243,6 +251,20 @@ class _Compiler:
             f"{indent}{target} = coerced",
         ]
         return lines
+
+
+def _enum_names(leaf: Any) -> dict[Any, str] | None:
+    """Each member of a strawberry enum with the name its coercion gives it; None for other leaves."""
+    members = list(getattr(leaf, "wrapped_cls", ()) or ())
+    if not isinstance(leaf, GraphQLEnumType) or not members:
+        return None
+    try:
+        names = {member: leaf.coerce_output_value(member) for member in members}
+    except Exception:  # noqa: BLE001 - a member it cannot coerce: no table, the coercion decides each time
+        return None
+    if len({type(member) for member in members}) != 1 or not all(isinstance(name, str) for name in names.values()):
+        return None
+    return names
 
 
 def _plain_attribute(field: GraphQLField) -> str | None:
