@@ -4,6 +4,7 @@ metrics still apply on it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from orderly.metrics_settings import MetricsSettings
 from resolvers.compiled_operations import CompiledOperations
 from tests.api.authorization_support import SECRET, bearer
 from tests.api.operations import CREATE, ORDER_FIELDS, order_input
+from tests.projections.test_parking import insert_poison
 from tests.support.server import RunningServer, running_server, server_settings
 
 ORDER_READ = f"query OrderRead($id: ID!) {{ order(orderId: $id, minVersion: 1, waitMs: 5000) {{ {ORDER_FIELDS} }} }}"
@@ -156,3 +158,27 @@ async def test_compiled_operations_are_counted_as_strawberrys_are(server: Runnin
     assert compiled
     assert sample("orderly_graphql_operation_seconds_count", **labels) == timed + 2
     assert sample("orderly_graphql_errors_total", **labels, code="FORBIDDEN") == forbidden + 1
+
+
+async def test_a_wait_on_a_parked_order_fails_at_once_on_the_compiled_road(postgres_url: str) -> None:
+    settings = server_settings(postgres_url, auth=AuthSettings(jwt_secret=SECRET)).with_changes(projection_retries=1)
+    async with running_server(settings) as parked_server:
+        alice = f"alice-{uuid.uuid4().hex[:6]}"
+        order_id = await create(parked_server, alice)
+        wait = "query Wait($id: ID!, $v: Int) { order(orderId: $id, minVersion: $v, waitMs: 10000) { version } }"
+        for _ in range(2):
+            seen, _ = await road(parked_server, wait, {"id": order_id, "v": 1}, customer(alice))
+            assert seen == {"data": {"order": {"version": 1}}}
+        await insert_poison(parked_server.container.database, order_id, 2)
+        admin = bearer("ops", "admin")
+        parked = "{ parkedStreams(projection: \"order_views\") { streamId } }"
+        for _ in range(300):
+            _, body = await post(parked_server, parked, {}, admin)
+            if body["data"]["parkedStreams"]:
+                break
+            await asyncio.sleep(0.05)
+        assert body["data"]["parkedStreams"] == [{"streamId": order_id}]
+        failed, compiled = await road(parked_server, wait, {"id": order_id, "v": 2}, customer(alice))
+        assert compiled and failed["data"] == {"order": None}
+        [error] = failed["errors"]
+        assert (error["path"], error["extensions"]["code"]) == (["order"], "PROJECTION_FAILED")
