@@ -118,6 +118,8 @@ class CompiledOperations:
         extensions: dict[str, Any] | None,
     ) -> ExecutionResult | None:
         """The result, or None when this request must take strawberry's road (nothing has run)."""
+        if not isinstance(variables, dict | None):
+            return None  # strawberry's road says what is wrong with them
         entry = self.cache.get(query)
         plan = None if entry is None else plan_for(entry, operation_name)
         if entry is None or plan is None:

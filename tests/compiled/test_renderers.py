@@ -127,3 +127,23 @@ def test_a_plain_source_is_rendered_and_a_broken_one_is_not() -> None:
     assert CompiledExecutionContext.compiled_objects == before + 1
     _result(QUERIES[3], SOURCES["plain"], compiled=True)  # a field with a resolver
     assert CompiledExecutionContext.compiled_objects == before + 1
+
+
+async def test_the_compiled_road_takes_only_known_valid_queries_with_an_object_of_variables() -> None:
+    from resolvers.compiled_operations import CompiledOperations
+    from resolvers.graphql_schema import build_schema
+
+    schema = build_schema()
+    assert await schema.execute_compiled("{ __typename }", None, None, None, None) is None  # not seen yet
+    assert (await schema.execute("{ __typename }")).data == {"__typename": "Query"}
+    before = CompiledOperations.taken
+    assert await schema.execute_compiled("{ __typename }", [1], None, None, None) is None  # type: ignore[arg-type]
+    assert await schema.execute_compiled("{ __typename }", None, None, "Other", None) is None  # no such operation
+    assert CompiledOperations.taken == before
+    result = await schema.execute_compiled("{ __typename }", {}, None, None, None)
+    assert result is not None and (result.data, result.errors) == ({"__typename": "Query"}, None)
+    assert CompiledOperations.taken == before + 1
+    assert (await schema.execute("{ nope }")).errors
+    assert await schema.execute_compiled("{ nope }", None, None, None, None) is None  # invalid: never compiled
+    assert (await schema.execute("mutation { __typename }")).data == {"__typename": "Mutation"}
+    assert await schema.execute_compiled("mutation { __typename }", None, None, None, None) is None
