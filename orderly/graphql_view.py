@@ -121,18 +121,21 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         resolved = await self._persisted_query(query, extensions, context)
         if resolved.text is None:
             return None  # no query at all: strawberry's path answers it
-        try:
-            result = await self.schema.execute(
-                resolved.text,
-                root_value=None,  # this view has no root value (GraphQL[Context, None])
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=_QUERIES_AND_MUTATIONS,
-                operation_extensions=extensions,
-            )
-        except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
-            return None  # refused before anything ran: strawberry's path answers it
+        # A query of a known, valid document runs its compiled plan (resolvers/compiled_operations.py).
+        result = await self._compiled(resolved.text, variables, context, operation_name, extensions)
+        if result is None:
+            try:
+                result = await self.schema.execute(
+                    resolved.text,
+                    root_value=None,  # this view has no root value (GraphQL[Context, None])
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=_QUERIES_AND_MUTATIONS,
+                    operation_extensions=extensions,
+                )
+            except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
+                return None  # refused before anything ran: strawberry's path answers it
         await self._remember(resolved, result, context)
         response_data = await self.process_result(request, result)
         if result.errors:
@@ -154,6 +157,13 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         if request_adapter.method == "GET":
             _cache_headers(sub_response, authenticated=self.authenticator.enabled)
         resolved = await self._persisted_query(request_data.query, request_data.extensions, context)
+        if resolved.text is not None:
+            compiled = await self._compiled(
+                resolved.text, request_data.variables, context, request_data.operation_name, request_data.extensions
+            )
+            if compiled is not None:
+                await self._remember(resolved, compiled, context)
+                return compiled
         try:
             result = await self.schema.execute(
                 resolved.text,
@@ -179,6 +189,13 @@ class OrderlyGraphQL(GraphQL[Context, None]):
         if resolved.register is not None and (result.data is not None or not _before_execution(result.errors or [])):
             client = context.request.scope.get("client") if context.request is not None else None
             await self.persisted_queries.remember(resolved, principal_key(context.principal, client))
+
+    async def _compiled(
+        self, query: str, variables: dict[str, Any] | None, context: Context, name: str | None, extensions: dict[str, Any] | None
+    ) -> ExecutionResult | None:
+        # Only the app's schema (resolvers/graphql_schema.py) has a compiled road.
+        execute_compiled = getattr(self.schema, "execute_compiled", None)
+        return None if execute_compiled is None else await execute_compiled(query, variables, context, name, extensions)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         """strawberry's parsing, after refusing (400) a JSON body strawberry would crash on.

@@ -23,6 +23,7 @@ class CachedDocument:
     document: DocumentNode
     size: int
     validations: dict[tuple[type, ...], list[GraphQLError]] = field(default_factory=dict)
+    plans: object | None = None  # what resolvers/compiled_objects.py compiled for it
 
 
 class DocumentCache:

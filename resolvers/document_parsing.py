@@ -43,6 +43,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from resolvers.compiled_objects import use_document
 from resolvers.document_cache import DocumentCache
 from resolvers.document_limits import DOCUMENT_BYTES, TOKENS, limit_error, text_bytes
 
@@ -59,6 +60,7 @@ class GuardedParserCache(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         """Check the size, parse (or reuse) the document, then check that one operation is chosen."""
         execution_context = self.execution_context
+        use_document(None)
         query = execution_context.query or ""
         size = text_bytes(query)
         if size > self.max_document_bytes:
@@ -69,6 +71,7 @@ class GuardedParserCache(SchemaExtension):
             yield
             return
         entry = self.cache.get(query)
+        use_document(entry)
         if entry is not None:
             document = entry.document
         else:
@@ -80,7 +83,7 @@ class GuardedParserCache(SchemaExtension):
                     refuse(execution_context, limit_error(TOKENS, f"The document has more than {limit} tokens"))
                 yield  # otherwise strawberry parses again inside its guard and reports the syntax error
                 return
-            self.cache.put(query, document, size)
+            use_document(self.cache.put(query, document, size))
         execution_context.graphql_document = document
         # The name the client sent, before strawberry's fallback to the first operation's.
         provided_name = execution_context._provided_operation_name  # noqa: SLF001

@@ -17,8 +17,10 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
+from resolvers.compiled_objects import CompiledExecutionContext
+from resolvers.compiled_operations import CompiledOperations, OperationChecks
 from resolvers.document_cache import DocumentCache
 from resolvers.document_limits import ALIASES, DEPTH, DocumentLimits
 from resolvers.document_parsing import GuardedParserCache
@@ -35,7 +37,23 @@ from schema.scalars import SCALAR_MAP
 
 
 class OrderlySchema(strawberry.Schema):
-    """Gives every error its contract code before any transport formats it."""
+    """Gives every error its contract code before any transport formats it; runs compiled operations."""
+
+    compiled_operations: CompiledOperations | None = None
+
+    async def execute_compiled(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        context: Any,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult | None:
+        """A query's result on the compiled road (resolvers/compiled_operations.py), or None when it
+        must take `execute` (nothing has run then)."""
+        if self.compiled_operations is None:
+            return None
+        return await self.compiled_operations.execute(query, variables, context, operation_name, extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Assign codes; unexpected errors are logged with their traceback and masked."""
@@ -48,13 +66,18 @@ def build_schema(
     limits: DocumentLimits | None = None,
     metrics: OperationNames | None = None,
     log_scope: bool = True,
+    compiled: bool = True,
     **overrides: Any,
 ) -> OrderlySchema:
     """The Orders API schema with its document limits and a parse and validation cache of its own;
     with `metrics` (the operation names to label with), each operation is timed and its errors
     counted (resolvers/operation_metrics.py); with `log_scope`, each operation opens its log
-    scope and, with tracing on, its span (resolvers/operation_scope.py)."""
-    extensions = limit_extensions(limits or DocumentLimits(), introspection=introspection)
+    scope and, with tracing on, its span (resolvers/operation_scope.py). With `compiled` (the
+    default), objects are completed by renderers compiled per document (resolvers/compiled_objects.py);
+    without, by graphql-core field by field (the differential tests compare the two)."""
+    limits = limits or DocumentLimits()
+    cache = DocumentCache(max_entry_bytes=limits.max_cached_document_bytes, max_total_bytes=limits.document_cache_bytes)
+    extensions = limit_extensions(limits, cache, introspection=introspection)
     if log_scope:
         # First: the log scope (and span) cover the whole operation. Each extension costs
         # strawberry's hook plumbing on every operation (a few per cent of an order read), so the
@@ -63,25 +86,34 @@ def build_schema(
     if metrics is not None:
         names = metrics
         extensions = [lambda: OperationMetrics(names), *extensions]
-    return OrderlySchema(
+    schema = OrderlySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        # The default resolver stays getattr: LeafFieldExecutionContext reads attributes itself.
+        # The default resolver stays getattr: the compiled renderers and the leaf-field path read attributes themselves.
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=LeafFieldExecutionContext,
+        execution_context_class=CompiledExecutionContext if compiled else LeafFieldExecutionContext,
         **overrides,
     )
+    if compiled and not overrides:  # an override could change what the extensions do
+        checks = OperationChecks(
+            max_cost=limits.max_cost,
+            max_concurrent_reads=limits.max_concurrent_reads,
+            max_response_bytes=limits.max_response_bytes,
+            metrics=metrics,
+            log_scope=log_scope,
+        )
+        schema.compiled_operations = CompiledOperations(schema._schema, cache, checks, CompiledExecutionContext)  # noqa: SLF001
+    return schema
 
 
-def limit_extensions(limits: DocumentLimits, *, introspection: bool) -> list[Callable[[], SchemaExtension]]:
+def limit_extensions(limits: DocumentLimits, cache: DocumentCache, *, introspection: bool) -> list[Callable[[], SchemaExtension]]:
     """Factories (a fresh extension per request) in the order their hooks run.
 
     The validation rules are built once, here: the validation cache keys on them, and
     strawberry's limiters make a new rule class per instance.
     """
-    cache = DocumentCache(max_entry_bytes=limits.max_cached_document_bytes, max_total_bytes=limits.document_cache_bytes)
     rules: list[type[ASTValidationRule]] = [
         *(coded(rule, DEPTH) for rule in QueryDepthLimiter(max_depth=limits.max_depth).validation_rules),
         *(coded(rule, ALIASES) for rule in MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules),

@@ -53,23 +53,27 @@ class OperationBudget(SchemaExtension):
         with request_reads(self.max_concurrent_reads):
             yield
         result = execution_context.result
-        if isinstance(result, ExecutionResult) and result.data is not None:
-            self._check_size(result)
+        if isinstance(result, ExecutionResult):
+            refuse_oversized(result, self.max_response_bytes)
 
-    def _check_size(self, result: ExecutionResult) -> None:
-        try:
-            size = len(orjson.dumps(result.data))
-        except (TypeError, orjson.JSONEncodeError):
-            return  # not JSON as it stands: the transport's encoder decides
-        if size > self.max_response_bytes:
-            error = limit_error(
-                RESPONSE_BYTES,
-                (
-                    f"The response would be {size} bytes; at most {self.max_response_bytes} are allowed: "
-                    "ask for fewer rows or fields"
-                ),
-            )
-            # strawberry has coded this result's errors already, before this hook's exit.
-            assign_codes([error])
-            result.data = None
-            result.errors = [error]
+
+def refuse_oversized(result: ExecutionResult, max_response_bytes: int) -> None:
+    """Replace data whose JSON is over the limit by a LIMIT_EXCEEDED error (errors already coded)."""
+    if result.data is None:
+        return
+    try:
+        size = len(orjson.dumps(result.data))
+    except (TypeError, orjson.JSONEncodeError):
+        return  # not JSON as it stands: the transport's encoder decides
+    if size > max_response_bytes:
+        error = limit_error(
+            RESPONSE_BYTES,
+            (
+                f"The response would be {size} bytes; at most {max_response_bytes} are allowed: "
+                "ask for fewer rows or fields"
+            ),
+        )
+        # strawberry has coded this result's errors already, before this hook's exit.
+        assign_codes([error])
+        result.data = None
+        result.errors = [error]

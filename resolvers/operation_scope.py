@@ -11,6 +11,7 @@ lasts as long as the subscription, in strawberry's task for that operation.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
@@ -42,15 +43,36 @@ class OperationScope(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         """The document is parsed and valid: the operation's type (and its name from the document)."""
         context = self.execution_context
-        name = _bounded_name(context.operation_name)
-        kind = context.operation_type.value
-        log_context.annotate(operation_name=name, operation_type=kind)
-        if self._span is not None:
-            self._span.update_name(f"graphql.{kind} {name or 'anonymous'}")
-            self._span.set_attribute("graphql.operation.type", kind)
-            if name is not None:
-                self._span.set_attribute("graphql.operation.name", name)
+        name_operation(self._span, context.operation_name, context.operation_type.value)
         yield
+
+
+@contextmanager
+def operation_scope(name: str | None, kind: str, context: object) -> Iterator[None]:
+    """The same scope (and span) for an operation whose document is known valid before it starts
+    (resolvers/compiled_operations.py): opened, named and typed at once."""
+    token = log_context.open_scope(operation_name=_bounded_name(name))
+    try:
+        if not tracing.enabled():
+            name_operation(None, name, kind)
+            yield
+            return
+        with tracing.span("graphql.operation", parent=_incoming_traceparent(context)) as span:
+            name_operation(span, name, kind)
+            yield
+    finally:
+        log_context.close_scope(token)
+
+
+def name_operation(span: Any, operation_name: str | None, kind: str) -> None:
+    """Annotate the scope (and name the span, if any) with the operation's name and type."""
+    name = _bounded_name(operation_name)
+    log_context.annotate(operation_name=name, operation_type=kind)
+    if span is not None:
+        span.update_name(f"graphql.{kind} {name or 'anonymous'}")
+        span.set_attribute("graphql.operation.type", kind)
+        if name is not None:
+            span.set_attribute("graphql.operation.name", name)
 
 
 def _incoming_traceparent(context: object) -> str | None:

@@ -15,6 +15,7 @@ from orderly.metrics_settings import MetricsSettings
 from orderly.persisted_queries import PersistedQueryMode, document_hash
 from orderly.persisted_query_settings import PersistedQuerySettings
 from orderly.persisted_query_store import QuerySource, open_persisted_query_store
+from resolvers.compiled_operations import CompiledOperations
 from resolvers.document_limits import DocumentLimits
 from tests.api.authorization_support import SECRET, bearer
 from tests.api.operations import CREATE, order_input
@@ -105,6 +106,19 @@ async def test_a_hash_with_variables_and_an_uppercase_hash(api: RunningServer) -
     assert (await send(api, "POST", query=query, extensions=persisted(sha), variables={"id": order_id})).status_code == 200
     hit = await send(api, "GET", extensions=persisted(sha.upper()), variables={"id": order_id})
     assert hit.json() == {"data": {"order": {"orderId": order_id, "version": 1}}}
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_read_by_hash_takes_the_compiled_road(api: RunningServer, method: str) -> None:
+    order_id = (await api.gql.data(CREATE, {"input": order_input()}))["createOrder"]["orderId"]
+    query = f"query ByHash{method}($id: ID!) {{ order(orderId: $id, minVersion: 1) {{ orderId version status }} }}"
+    sha = document_hash(query)
+    registered = await send(api, method, query=query, extensions=persisted(sha), variables={"id": order_id})
+    assert registered.json()["data"]["order"]["version"] == 1, registered.text
+    before = CompiledOperations.taken
+    hit = await send(api, method, extensions=persisted(sha), variables={"id": order_id})
+    assert hit.json() == registered.json()
+    assert CompiledOperations.taken == before + 1
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])

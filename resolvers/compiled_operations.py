@@ -1,0 +1,241 @@
+"""Compiled operations: a read whose document is known valid runs without strawberry's hook plumbing.
+
+strawberry's `Schema.execute` spends most of an order read, once the objects are rendered by
+compiled renderers (resolvers/compiled_objects.py), on its own machinery: an extension object
+and a hook context per extension and phase, per request. For a document the document cache
+holds and that passed parsing, the document limits and validation on strawberry's road (with
+no error under this schema's rules, which do not change per request), every one of those
+checks would give the same answer again. So a query reading the read models (`order`,
+`customerOrders`, `searchOrders`, `customer`) is compiled into a plan on its next request, and
+each request of that plan then:
+
+- re-runs the checks that depend on the request, by calling the functions the extensions
+  call: the cost with this request's variables (resolvers/operation_cost.py: a request over
+  the limit goes to strawberry's road, which refuses it exactly as always), the read gate
+  (schema/read_gate.py), the response size (resolvers/operation_budget.py);
+- runs graphql-core's `execute` as strawberry does (same execution context class, is_awaitable
+  and operation extensions), so variables are coerced and the root fields resolved by
+  strawberry's resolvers with their field extensions: argument checks (ValidInput), roles and
+  per-customer authorization (Authorized, visible_orders, named_customer, customer_filter),
+  minVersion/minPosition waits and PROJECTION_FAILED; errors keep their paths and locations;
+- gives errors their contract codes, masking and logging the unexpected (schema/errors.py);
+- records the operation metrics (resolvers/operation_metrics.py: the same names, labels and
+  counters) and, when the app asks for it, the log scope and span (resolvers/operation_scope.py).
+
+Authentication is the view's: it builds the context (and its principal) before either road.
+Everything else (mutations, subscriptions, introspection, other root fields, several operations
+in one document, a document the cache does not keep, a cost over the limit) takes strawberry's
+road unchanged. tests/compiled compares the two roads' answers on generated operations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from inspect import isawaitable
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    execute,
+)
+from graphql import ExecutionResult as GraphQLExecutionResult
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.types import ExecutionResult
+
+from resolvers.compiled_objects import DocumentPlans, use_document
+from resolvers.document_cache import CachedDocument, DocumentCache
+from resolvers.operation_budget import refuse_oversized
+from resolvers.operation_cost import operation_cost
+from resolvers.operation_metrics import (
+    INTERNAL_SERVER_ERROR,
+    OPERATION_ERRORS,
+    OPERATION_SECONDS,
+    OperationNames,
+    code_label,
+    count_errors,
+)
+from resolvers.operation_scope import operation_scope
+from schema.errors import assign_codes, error_code
+from schema.read_gate import request_reads
+
+# Query fields over the read models. Others (orderEvents, projections, parkedStreams,
+# introspection) stay on strawberry's road.
+COMPILED_ROOT_FIELDS = frozenset({"order", "customerOrders", "searchOrders", "customer", "__typename"})
+MAX_COSTS_PER_PLAN = 256  # cost results kept per plan, by the request's variables
+QUERY = OperationType.QUERY.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationChecks:
+    """What the schema's extensions check per request, with this schema's settings."""
+
+    max_cost: int
+    max_concurrent_reads: int
+    max_response_bytes: int
+    metrics: OperationNames | None
+    log_scope: bool
+
+
+@dataclass
+class OperationPlan:
+    """One operation of a cached, valid document: its name for metrics and logs, and its costs."""
+
+    document: DocumentNode
+    operation_name: str | None  # as strawberry names it: the given name, else the operation's own
+    costs: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+
+class CompiledOperations:
+    """Runs the compiled plans of one schema (its document cache and its checks)."""
+
+    taken = 0  # operations this process answered on the compiled road (tests read it)
+
+    def __init__(
+        self, schema: GraphQLSchema, cache: DocumentCache, checks: OperationChecks, execution_context_class: type
+    ) -> None:
+        self.schema = schema
+        self.cache = cache
+        self.checks = checks
+        self.execution_context_class = execution_context_class
+
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        context: Any,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult | None:
+        """The result, or None when this request must take strawberry's road (nothing has run)."""
+        if not isinstance(variables, dict | None):
+            return None  # strawberry's road says what is wrong with them
+        entry = self.cache.get(query)
+        plan = None if entry is None else plan_for(entry, operation_name)
+        if entry is None or plan is None:
+            return None
+        checks = self.checks
+        if self._cost(plan, variables) > checks.max_cost:
+            return None  # strawberry's road refuses it, with its error and metrics
+        CompiledOperations.taken += 1
+        use_document(entry)
+        if not checks.log_scope:
+            return await self._run(plan, variables, context, operation_name, extensions)
+        with operation_scope(plan.operation_name, QUERY, context):
+            return await self._run(plan, variables, context, operation_name, extensions)
+
+    async def _run(
+        self,
+        plan: OperationPlan,
+        variables: dict[str, Any] | None,
+        context: Any,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        checks = self.checks
+        started = time.perf_counter()
+        label = None if checks.metrics is None else checks.metrics.label(plan.operation_name, valid=True)
+        try:
+            with request_reads(checks.max_concurrent_reads):
+                result = execute(
+                    self.schema,
+                    plan.document,
+                    root_value=None,
+                    context_value=context,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    executor_class=self.execution_context_class,
+                    is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                    operation_extensions=extensions,
+                )
+                if isawaitable(result):
+                    result = await result
+        except Exception as error:
+            # strawberry's road turns an exception out of execution into the request's error.
+            if label is not None:
+                OPERATION_ERRORS.labels(label, QUERY, code_label(error_code(error) or INTERNAL_SERVER_ERROR)).inc()
+                OPERATION_SECONDS.labels(label, QUERY).observe(time.perf_counter() - started)
+            errors = [error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)]
+            assign_codes(errors)
+            return ExecutionResult(data=None, errors=errors)
+        assert isinstance(result, GraphQLExecutionResult)
+        if result.errors:
+            assign_codes(result.errors)
+        refuse_oversized(result, checks.max_response_bytes)
+        if label is not None:
+            count_errors(label, QUERY, result.errors or [])
+            OPERATION_SECONDS.labels(label, QUERY).observe(time.perf_counter() - started)
+        return ExecutionResult(data=result.data, errors=result.errors)
+
+    def _cost(self, plan: OperationPlan, variables: Mapping[str, Any] | None) -> int:
+        # operation_cost is a function of the document, the name and the variables: kept per
+        # plan by the variables when they are hashable (page sizes, waits, ids).
+        # The type too: True and 1 are equal keys, but the cost reads only an int as a page size.
+        key: tuple[Any, ...] | None = tuple((name, type(value), value) for name, value in variables.items()) if variables else ()
+        try:
+            known = plan.costs.get(key)  # type: ignore[arg-type]
+        except TypeError:  # a list or an input object among the variables
+            known, key = None, None
+        if known is not None:
+            return known
+        cost = operation_cost(self.schema, plan.document, plan.operation_name, variables)
+        if key is not None and len(plan.costs) < MAX_COSTS_PER_PLAN:
+            plan.costs[key] = cost
+        return cost
+
+
+def plan_for(entry: CachedDocument, operation_name: str | None) -> OperationPlan | None:
+    """The entry's plan for this operation name, compiled on first use; None when it has none."""
+    plans = entry.plans
+    if not isinstance(plans, DocumentPlans):
+        plans = entry.plans = DocumentPlans(entry.document)
+    known = plans.operations.get(operation_name, False)
+    if known is False:
+        known = plans.operations[operation_name] = _compile(entry, operation_name)
+    return known
+
+
+def _compile(entry: CachedDocument, operation_name: str | None) -> OperationPlan | None:
+    # Validated on strawberry's road, without an error, under this schema's rules (the cache
+    # belongs to one schema, whose rules are fixed when it is built).
+    if not entry.validations or any(entry.validations.values()):
+        return None
+    document = entry.document
+    operations = [definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)]
+    if len(operations) != 1:
+        return None
+    operation = operations[0]
+    own_name = None if operation.name is None else operation.name.value
+    if operation.operation != OperationType.QUERY or (operation_name is not None and operation_name != own_name):
+        return None
+    fragments = {
+        definition.name.value: definition for definition in document.definitions if isinstance(definition, FragmentDefinitionNode)
+    }
+    if not _root_fields(operation.selection_set, fragments, set()) <= COMPILED_ROOT_FIELDS:
+        return None
+    return OperationPlan(document=document, operation_name=own_name if operation_name is None else operation_name)
+
+
+def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]) -> set[str]:
+    names: set[str] = set()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)
+        elif isinstance(selection, InlineFragmentNode):
+            names |= _root_fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                names |= _root_fields(fragment.selection_set, fragments, seen)
+    return names
