@@ -228,15 +228,15 @@ async def test_two_processes_leasing_from_redis_stay_within_the_stated_bound(red
 
 
 async def test_two_api_processes_with_leases_keep_the_limit_and_answer_429(database_url: str, redis_url: str) -> None:
-    burst, lease = 40, 4
+    capacity, lease = 40, 4
     settings = server_settings(
         database_url, redis_url=redis_url, bus_namespace=f"t.{uuid.uuid4().hex}",
-        transport_limits=TransportLimits(rate=0.001, rate_burst=burst, rate_lease=lease),
+        transport_limits=TransportLimits(rate=0.001, rate_burst=capacity, rate_lease=lease),
     )
     async with running_server(settings) as first, running_server(settings.with_changes(run_projectors=False)) as second:
         responses = await burst(first, 30) + await burst(second, 30) + await burst(first, 10)
         allowed = [r for r in responses if r.status_code == 200]
-        assert burst - 2 * lease <= len(allowed) <= burst + 2 * lease
+        assert capacity - 2 * lease <= len(allowed) <= capacity + 2 * lease
         for response in responses:
             if response.status_code != 200:
                 assert_rate_limited(response)
