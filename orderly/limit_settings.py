@@ -52,6 +52,9 @@ class TransportLimits:
     statement_timeout: float = 10.0  # seconds, PostgreSQL reads
     rate: float = 500.0  # requests (and WebSocket operations) per second per principal
     rate_burst: int = 1000
+    # Most tokens a process takes from a principal's shared (Redis) bucket per round trip, capped
+    # at burst/10; the limit may be exceeded by processes x lease (orderly/rate_leases.py); 1: exact.
+    rate_lease: int = 50
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> TransportLimits:
@@ -72,4 +75,5 @@ class TransportLimits:
             statement_timeout=read(env, "ORDERLY_LIMIT_STATEMENT_TIMEOUT", positive_float, d.statement_timeout),
             rate=read(env, "ORDERLY_LIMIT_RATE", positive_float, d.rate),
             rate_burst=read(env, "ORDERLY_LIMIT_RATE_BURST", positive_int, d.rate_burst),
+            rate_lease=read(env, "ORDERLY_LIMIT_RATE_LEASE", positive_int, d.rate_lease),
         )

@@ -1,8 +1,10 @@
 """A token bucket per principal: `rate` requests a second, bursts of up to `burst`.
 
 With ORDERLY_REDIS_URL the buckets live in Redis, shared by every API process: one Lua script
-(EVALSHA through redis-py's Script) refills and takes a token atomically, on Redis's clock, so
-processes on different machines agree. Without Redis, or while Redis cannot be reached, each
+(EVALSHA through redis-py's Script) refills and takes tokens atomically, on Redis's clock, so
+processes on different machines agree. A process takes a lease of several tokens per round trip
+and spends them locally (orderly/rate_leases.py: the exact bound on what that costs the limit,
+ORDERLY_LIMIT_RATE_LEASE=1 for one round trip per request). Without Redis, or while Redis cannot be reached, each
 process keeps its own buckets: a Redis outage costs the limit its sharing, never the API its
 requests (logged once per outage; Redis is tried again every few seconds).
 """
@@ -18,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from orderly.metrics import observe_rate_refusal
+from orderly.rate_leases import Grant, LeasedBuckets, lease_size
 from schema.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -28,27 +31,29 @@ REDIS_RETRY_INTERVAL = 5.0  # seconds between attempts while Redis is down
 _REDIS_TIMEOUT = 0.5  # seconds: a hung Redis delays a request this long, once per interval
 _MAX_LOCAL_KEYS = 100_000
 
-# KEYS[1] the bucket; ARGV rate (tokens/s), burst. Returns {1, "0"} when a token was taken,
-# {0, seconds until one is available} otherwise. Time in ms keeps Lua's %.14g exact.
-_TAKE_TOKEN = """
+# KEYS[1] the bucket; ARGV rate (tokens/s), burst, most (tokens wanted). Returns {n, "0"} when
+# n >= 1 tokens were taken (at most `most`, at most what the bucket holds), {0, seconds until one
+# is available} otherwise. Time in ms keeps Lua's %.14g exact.
+_TAKE_TOKENS = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local most = tonumber(ARGV[3])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-local allowed, wait = 0, 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+local granted, wait = math.min(most, math.floor(tokens)), 0
+if granted >= 1 then
+  tokens = tokens - granted
 else
+  granted = 0
   wait = (1 - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, tostring(wait)}
+return {granted, tostring(wait)}
 """
 
 
@@ -100,31 +105,41 @@ class RedisBuckets:
     def __init__(self, client: Redis, rate: float, burst: int, namespace: str) -> None:
         self.client = client
         self.rate, self.burst, self.prefix = rate, burst, f"{namespace}:rate:"
-        self._script = client.register_script(_TAKE_TOKEN)
+        self._script = client.register_script(_TAKE_TOKENS)
 
     async def take(self, key: str) -> float | None:
         """Take a token: None when allowed, else the seconds until one is available."""
-        allowed, wait = await self._script(keys=[self.prefix + key], args=[self.rate, self.burst])
-        return None if int(allowed) == 1 else float(wait)
+        grant = await self.lease(key, 1)
+        return None if grant.tokens else grant.wait
+
+    async def lease(self, key: str, most: int) -> Grant:
+        """Take up to `most` tokens at once (none when the bucket is empty: then the wait)."""
+        granted, wait = await self._script(keys=[self.prefix + key], args=[self.rate, self.burst, most])
+        return Grant(int(granted), float(wait))
 
 
 class RateLimiter:
-    """Redis buckets when configured and reachable, this process's buckets otherwise."""
+    """Leases on the Redis buckets when configured and reachable, this process's buckets otherwise."""
 
     def __init__(
-        self, local: LocalBuckets, shared: RedisBuckets | None = None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        local: LocalBuckets,
+        shared: LeasedBuckets | None = None,
+        *,
+        client: Redis | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.local, self.shared, self._clock = local, shared, clock
+        self.local, self.shared, self._client, self._clock = local, shared, client, clock
         self._shared_down_until: float | None = None
 
     @classmethod
-    def build(cls, rate: float, burst: int, redis_url: str | None, namespace: str) -> RateLimiter:
-        """The limiter for these settings (nothing connects until the first request)."""
-        shared = None
-        if redis_url:
-            client = Redis.from_url(redis_url, socket_connect_timeout=_REDIS_TIMEOUT, socket_timeout=_REDIS_TIMEOUT)
-            shared = RedisBuckets(client, rate, burst, namespace)
-        return cls(LocalBuckets(rate, burst), shared)
+    def build(cls, rate: float, burst: int, redis_url: str | None, namespace: str, *, lease: int = 1) -> RateLimiter:
+        """The limiter for these settings (nothing connects until the first request); `lease`: most tokens per round trip."""
+        if not redis_url:
+            return cls(LocalBuckets(rate, burst))
+        client = Redis.from_url(redis_url, socket_connect_timeout=_REDIS_TIMEOUT, socket_timeout=_REDIS_TIMEOUT)
+        shared = LeasedBuckets(RedisBuckets(client, rate, burst, namespace), lease_size(lease, burst))
+        return cls(LocalBuckets(rate, burst), shared, client=client)
 
     async def take(self, key: str) -> float | None:
         """Take a token for key: None when allowed, else the seconds to wait (Retry-After)."""
@@ -152,5 +167,5 @@ class RateLimiter:
 
     async def close(self) -> None:
         """Close the Redis connection, if any."""
-        if self.shared is not None:
-            await self.shared.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()

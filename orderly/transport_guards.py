@@ -29,7 +29,9 @@ class TransportGuards:
     def build(cls, settings: Settings, graphql: OrderlyGraphQL) -> TransportGuards:
         """Middleware in order (sockets, then rate, then body) and the view's WebSocket limits set."""
         limits = settings.transport_limits
-        limiter = RateLimiter.build(limits.rate, limits.rate_burst, settings.redis_url, settings.namespace)
+        limiter = RateLimiter.build(
+            limits.rate, limits.rate_burst, settings.redis_url, settings.namespace, lease=limits.rate_lease
+        )
         sockets = SocketLimits(
             max_sockets=limits.ws_connections, max_operations_per_principal=limits.ws_subscriptions_per_principal
         )

@@ -20,6 +20,7 @@ ENV = {
     "ORDERLY_LIMIT_STATEMENT_TIMEOUT": "0.5",
     "ORDERLY_LIMIT_RATE": "12.5",
     "ORDERLY_LIMIT_RATE_BURST": "30",
+    "ORDERLY_LIMIT_RATE_LEASE": "4",
 }
 
 
@@ -27,7 +28,7 @@ def test_every_transport_limit_is_read_from_the_environment() -> None:
     assert Settings.from_mapping(ENV).transport_limits == TransportLimits(
         body_bytes=2048, header_bytes=4096, header_count=20, header_timeout=2.5, body_timeout=3.0,
         ws_init_timeout=1.5, ws_connections=7, ws_subscriptions=8, ws_subscriptions_per_principal=9,
-        statement_timeout=0.5, rate=12.5, rate_burst=30,
+        statement_timeout=0.5, rate=12.5, rate_burst=30, rate_lease=4,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from orderly.auth.settings import AuthSettings
 from orderly.auth.tokens import issue_token
 from orderly.limit_settings import TransportLimits
+from orderly.rate_leases import Grant, LeasedBuckets, lease_size
 from orderly.rate_limit import LocalBuckets, RateLimiter, RedisBuckets
 from tests.support.redis_server import free_port
 from tests.support.server import RunningServer, running_server, server_settings
@@ -111,12 +112,132 @@ async def test_the_redis_script_takes_tokens_atomically(redis_url: str) -> None:
         await client.aclose()
 
 
-async def test_redis_down_falls_back_to_this_process_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
-    limiter = RateLimiter.build(rate=1.0, burst=2, redis_url=f"redis://127.0.0.1:{free_port()}/0", namespace="t")
+@pytest.mark.parametrize(("burst", "lease"), [(2, 1), (20, 5)])
+async def test_redis_down_falls_back_to_this_process_and_logs_once(
+    caplog: pytest.LogCaptureFixture, burst: int, lease: int
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    limiter = RateLimiter.build(rate=1.0, burst=burst, redis_url=url, namespace="t", lease=lease)
     try:
         with caplog.at_level(logging.WARNING, logger="orderly.rate_limit"):
-            results = [await limiter.take("k") for _ in range(4)]
-        assert results[:2] == [None, None] and all(r is not None for r in results[2:])
+            results = [await limiter.take("k") for _ in range(burst + 2)]
+        assert results[:burst] == [None] * burst and all(r is not None for r in results[burst:])
         assert len([r for r in caplog.records if "Redis unreachable" in r.getMessage()]) == 1
     finally:
         await limiter.close()
+
+
+# Leases: a process takes several tokens per Redis round trip (orderly/rate_leases.py).
+
+
+class CountingBuckets:
+    """A shared bucket that never refills, counting the round trips made to it."""
+
+    def __init__(self, tokens: int, wait: float = 7.5) -> None:
+        self.tokens, self.wait = tokens, wait
+        self.calls: list[tuple[str, int]] = []
+        self.failing: Exception | None = None
+
+    async def lease(self, key: str, most: int) -> Grant:
+        self.calls.append((key, most))
+        await asyncio.sleep(0)  # a round trip: other requests run meanwhile
+        if self.failing is not None:
+            raise self.failing
+        granted = min(most, self.tokens)
+        self.tokens -= granted
+        return Grant(granted, 0.0 if granted else self.wait)
+
+
+def test_a_lease_is_the_setting_capped_at_a_tenth_of_the_burst() -> None:
+    assert lease_size(50, 1000) == 50
+    assert lease_size(50, 200) == 20
+    assert lease_size(50, 5) == 1  # small bursts: one token per round trip, as exact as before
+    assert lease_size(1, 1_000_000) == 1
+
+
+async def test_a_process_asks_the_shared_bucket_once_per_lease() -> None:
+    shared = CountingBuckets(tokens=1000)
+    buckets = LeasedBuckets(shared, size=10)
+    assert [await buckets.take("a") for _ in range(25)] == [None] * 25
+    assert shared.calls == [("a", 10)] * 3
+    assert buckets.held_tokens() == 5
+    assert await buckets.take("b") is None  # another principal, its own lease
+    assert shared.calls[-1] == ("b", 10)
+
+
+async def test_concurrent_requests_share_one_round_trip() -> None:
+    shared = CountingBuckets(tokens=1000)
+    buckets = LeasedBuckets(shared, size=10)
+    assert await asyncio.gather(*(buckets.take("a") for _ in range(10))) == [None] * 10
+    assert len(shared.calls) == 1
+    # More waiting than one lease covers: those left over ask again.
+    assert await asyncio.gather(*(buckets.take("a") for _ in range(15))) == [None] * 15
+    assert len(shared.calls) == 3
+
+
+async def test_an_empty_bucket_refuses_with_its_wait_and_is_not_asked_again_until_then() -> None:
+    clock = Clock()
+    shared = CountingBuckets(tokens=3, wait=7.5)
+    buckets = LeasedBuckets(shared, size=10, clock=clock)
+    assert [await buckets.take("a") for _ in range(3)] == [None] * 3
+    assert await buckets.take("a") == pytest.approx(7.5)
+    calls = len(shared.calls)
+    clock.now += 5.0
+    assert await buckets.take("a") == pytest.approx(2.5)  # the same Retry-After Redis would give
+    assert len(shared.calls) == calls
+    clock.now += 2.5
+    shared.tokens = 1
+    assert await buckets.take("a") is None
+    assert len(shared.calls) == calls + 1
+
+
+async def test_a_failing_round_trip_fails_every_request_waiting_for_it() -> None:
+    shared = CountingBuckets(tokens=100)
+    shared.failing = ConnectionError("redis down")
+    buckets = LeasedBuckets(shared, size=10)
+    results = await asyncio.gather(*(buckets.take("a") for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(result, ConnectionError) for result in results)
+    shared.failing = None
+    assert await buckets.take("a") is None
+
+
+async def test_two_processes_leasing_from_redis_stay_within_the_stated_bound(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    namespace, burst, size = f"t.{uuid.uuid4().hex}", 100, 10
+    try:
+        redis = RedisBuckets(client, rate=0.0001, burst=burst, namespace=namespace)
+        calls = 0
+        lease = redis.lease
+
+        async def counted(key: str, most: int) -> Grant:
+            nonlocal calls
+            calls += 1
+            return await lease(key, most)
+
+        redis.lease = counted  # type: ignore[method-assign]
+        processes = [LeasedBuckets(redis, size), LeasedBuckets(redis, size)]
+        results = [await processes[i % 2].take("k") for i in range(300)]
+        allowed = sum(result is None for result in results)
+        assert burst - 2 * size <= allowed <= burst + 2 * size
+        assert all(result > 1 for result in results if result is not None)
+        assert calls <= burst // size + 2  # one per lease, and one refusal per process (then refused locally)
+    finally:
+        await client.aclose()
+
+
+async def test_two_api_processes_with_leases_keep_the_limit_and_answer_429(database_url: str, redis_url: str) -> None:
+    capacity, lease = 40, 4
+    settings = server_settings(
+        database_url, redis_url=redis_url, bus_namespace=f"t.{uuid.uuid4().hex}",
+        transport_limits=TransportLimits(rate=0.001, rate_burst=capacity, rate_lease=lease),
+    )
+    async with running_server(settings) as first, running_server(settings.with_changes(run_projectors=False)) as second:
+        responses = await burst(first, 30) + await burst(second, 30) + await burst(first, 10)
+        allowed = [r for r in responses if r.status_code == 200]
+        assert capacity - 2 * lease <= len(allowed) <= capacity + 2 * lease
+        for response in responses:
+            if response.status_code != 200:
+                assert_rate_limited(response)
+        assert responses[-1].status_code == 429

@@ -101,3 +101,64 @@ async def test_redis_namespaces_do_not_hear_each_other(redis_url: str) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def _subscribers(redis_url: str, channel: str) -> int:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        ((_, count),) = await client.pubsub_numsub(channel)
+        return int(count)
+    finally:
+        await client.aclose()
+
+
+async def test_redis_subscribes_only_the_channels_its_inboxes_listen_to(redis_url: str) -> None:
+    namespace = "ns-" + uuid.uuid4().hex
+    listening, writer = RedisBus(redis_url, namespace=namespace), RedisBus(redis_url, namespace=namespace)
+    await listening.start()
+    await writer.start()
+    try:
+        # An API process without projectors: the projection channel only, never the append notices.
+        async with listening.subscribe("projection.p") as inbox:
+            assert await _subscribers(redis_url, f"{namespace}:projection.p") == 1
+            assert await _subscribers(redis_url, f"{namespace}:orderly.events") == 0
+            await writer.publish("orderly.events", appended(1))
+            await writer.publish("projection.p", appended(2))
+            assert await next_real(inbox) == appended(2)
+        # A channel first wanted later is subscribed before subscribe() returns.
+        async with listening.subscribe("orderly.events") as inbox:
+            await writer.publish("orderly.events", appended(3))
+            assert await next_real(inbox) == appended(3)
+    finally:
+        await listening.close()
+        await writer.close()
+
+
+async def test_a_channel_first_wanted_while_redis_is_down_is_subscribed_when_it_is_back() -> None:
+    from tests.support.redis_server import PrivateRedis
+    from tests.support.services import skip_or_fail
+
+    if not PrivateRedis.available():
+        skip_or_fail("redis-server is not installed")
+    redis = PrivateRedis()
+    redis.start()
+    namespace = "ns-" + uuid.uuid4().hex
+    bus, writer = RedisBus(redis.url, namespace=namespace, socket_timeout=0.5), RedisBus(redis.url, namespace=namespace)
+    try:
+        await bus.start()
+        redis.stop()
+        while bus.is_healthy():
+            await asyncio.sleep(0.05)
+        async with bus.subscribe("late") as inbox:  # returns although Redis cannot confirm
+            redis.start()
+            assert await inbox.get(timeout=10.0) == RESYNC  # reconnected: whatever was published meanwhile is lost
+            await writer.start()
+            assert writer.is_healthy()
+            await writer.publish("late", appended(7))
+            assert await next_real(inbox, timeout=5.0) == appended(7)
+    finally:
+        await bus.close()
+        await writer.close()
+        redis.stop()

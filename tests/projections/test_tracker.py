@@ -233,3 +233,47 @@ async def _caught_up(runner: ProjectionRunner, store: SqlEventStore) -> bool:
 async def _has(orders: OrderViewQueries, order_id: str) -> bool:
     return await orders.get(order_id) is not None
 
+
+
+class LateBus(InProcessBus):
+    """Delivers every projection notice LATE seconds after it was published (a slow network)."""
+
+    LATE = 0.15
+
+    async def publish(self, channel: str, notice: Notice) -> None:
+        if channel == EVENTS_CHANNEL:
+            await super().publish(channel, notice)
+        else:
+            asyncio.get_running_loop().call_later(self.LATE, self._fanout.deliver, channel, notice)
+
+
+async def test_a_poll_ahead_of_a_late_notice_waits_for_it_instead_of_resyncing_everyone(
+    database: Database, make_runner: RunnerFactory
+) -> None:
+    late = LateBus()
+    tracker = ProjectionTracker(late, open_read_models(database), NAMES, poll_interval=0.03)
+    await tracker.start()
+    try:
+        await eventually(lambda: _known(tracker))
+        runner = make_runner("order_views", bus=late, store=open_event_store(database, late), poll_interval=30.0)
+        await runner.start()
+        async with tracker.listen("order_views") as inbox:
+            await CommandBus(open_event_store(database, late)).dispatch(create_order(new_id("order"), new_id("c")))
+            await eventually(lambda: _committed(runner))
+            polls = tracker.polls
+            await eventually(lambda: _polled_since(tracker, polls + 2))  # polls saw the batch before its notice came
+
+            notice = await inbox.get(timeout=5.0)
+            assert isinstance(notice, ProjectionAdvanced) and notice.position == runner.position
+            assert await inbox.get(timeout=3 * LateBus.LATE) is None  # and no RESYNC behind it
+            assert tracker.position("order_views") == runner.position
+    finally:
+        await tracker.stop()
+
+
+async def _committed(runner: ProjectionRunner) -> bool:
+    return runner.position > 0
+
+
+async def _polled_since(tracker: ProjectionTracker, polls: int) -> bool:
+    return tracker.polls >= polls
