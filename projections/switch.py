@@ -31,7 +31,7 @@ from projections.checkpoints import (
     read_checkpoint,
     shadow_name,
 )
-from projections.generations import generation_tables, point_views
+from projections.generations import create_indexes, generation_tables, point_views
 from projections.parked_streams import parked_streams
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
@@ -61,6 +61,9 @@ async def switch(
             return None
         if position < live.position:
             position = await _apply_missing(conn, read_models, events, projector, upcoming, live.position)
+        # BlueGreenRebuild built them before it asked (outside this lock): here only checked, so no
+        # generation goes live without its indexes, whoever calls the switch.
+        await create_indexes(conn, projector, upcoming.generation)
         now = datetime.now(UTC)
         await conn.execute(
             update(projection_checkpoints)

@@ -319,3 +319,49 @@ async def test_a_bound_store_reads_and_writes_its_generation_and_the_plain_store
     assert [r["order_id"] for r in await g2.rows_by_key(ORDER_ROW, [order_id, order_id])] == [order_id]
     assert len(await _table_rows(read_models, "order_views__g2")) == 1
     assert (await _live(read_models)).position == live.position  # the live checkpoint did not move
+
+
+async def _indexes(read_models: ReadModelStore, table: str) -> set[str]:
+    async with read_models.reader.connect() as conn:
+        return {index["name"] for index in await conn.run_sync(lambda sync: inspect(sync).get_indexes(table))}
+
+
+def _secondary_indexes(generation: int) -> set[str]:
+    """The generation's order_views indexes this backend has (the trigram index is PostgreSQL's only)."""
+    return {str(index.name) for index in physical_table(order_views, generation).indexes}
+
+
+async def test_the_shadow_fills_with_its_primary_keys_only_and_goes_live_with_every_index(
+    read_models: ReadModelStore, store: SqlEventStore, commands: CommandBus, bus: InProcessBus, make_runner: RunnerFactory
+) -> None:
+    await _orders(commands, 5)
+    await _caught_up(make_runner("order_views"), store)
+    postgres = read_models.database.is_postgres
+    expected = _secondary_indexes(2) - (set() if postgres else {"ix_order_views_search_trgm__g2"})
+    assert expected and await _indexes(read_models, "order_views__g1") == _secondary_indexes(1) - (
+        set() if postgres else {"ix_order_views_search_trgm"}
+    )
+    rebuild = _rebuild(read_models, store, bus)
+    await rebuild.prepare(await _live(read_models))
+    await ProjectionRunner(shadow_name("order_views"), ORDERS, read_models, store, InProcessBus()).catch_up()
+    assert await _indexes(read_models, "order_views__g2") == set()  # filled without them
+
+    # A run killed after building some indexes: the rerun resumes, builds the rest, and switches.
+    async with read_models.database.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: next(iter(physical_table(order_views, 2).indexes)).create(sync))
+    outcome = await _rebuild(read_models, store, bus).run()
+
+    assert outcome.generation == 2
+    assert await _indexes(read_models, "order_views__g2") == expected
+    assert await _table_rows(read_models, "order_views") == await _table_rows(read_models, "order_views__g2")
+
+
+async def test_a_switch_called_on_its_own_never_makes_a_generation_live_without_its_indexes(
+    read_models: ReadModelStore, store: SqlEventStore, commands: CommandBus, bus: InProcessBus, make_runner: RunnerFactory
+) -> None:
+    await _orders(commands, 2)
+    await _caught_up(make_runner("order_views"), store)
+    await _rebuild(read_models, store, bus).prepare(await _live(read_models))
+    assert await _indexes(read_models, "order_views__g2") == set()
+    assert await switch(read_models, store, "order_views", ORDERS) is not None
+    assert await _indexes(read_models, "order_views__g2") == {f"{name}__g2" for name in await _indexes(read_models, "order_views__g1")}
