@@ -132,6 +132,7 @@ class Container:
             events=self.store,
             bus=self.bus,
             batch_size=self.settings.batch_size,
+            max_batch_size=self.settings.catch_up_batch_size,
             lease=None if self.lease is None else self.lease(shadow_name(name)),
             park_after=self.settings.projection_retries,
         )
@@ -206,6 +207,7 @@ def build_container(
                 shared_log,
                 bus,
                 batch_size=settings.batch_size,
+                max_batch_size=settings.catch_up_batch_size,
                 poll_interval=settings.poll_interval,
                 lease=None if backend.lease is None else backend.lease(name),
                 streams=store,

@@ -77,6 +77,7 @@ class BlueGreenRebuild:
     events: EventLog
     bus: NotificationBus | None = None
     batch_size: int = 500
+    max_batch_size: int | None = None  # the shadow runner grows its batches up to this (runner.py)
     lease: LeaseFactory | None = None
     max_catch_up: int = MAX_CATCH_UP
     park_after: int = DEFAULT_RETRIES
@@ -106,6 +107,7 @@ class BlueGreenRebuild:
                 self.events,
                 InProcessBus(),
                 batch_size=self.batch_size,
+                max_batch_size=self.max_batch_size,
                 create_checkpoint=False,
                 park_after=self.park_after,
             )
