@@ -26,6 +26,7 @@ from functools import cache
 from typing import Any, cast
 
 import msgspec
+import orjson
 
 from domain.events import EVENT_TYPES, Event
 from domain.ports import UnreadableEvent
@@ -74,6 +75,25 @@ def decode_or_unreadable(type_name: str, schema_version: int, data: dict[str, An
         return decode(type_name, schema_version, data)
     except _UNDECODABLE as error:
         return UnreadableEvent(type_name=type_name, schema_version=schema_version, reason=f"{type(error).__name__}: {error}")
+
+
+def decode_json_or_unreadable(type_name: str, schema_version: int, text: str | bytes) -> Event | UnreadableEvent:
+    """decode_or_unreadable of stored JSON text: msgspec decodes an event of the current schema version
+    straight from the text (no dict in between: about 4 us an event where the dict and convert take 9);
+    anything else, or anything msgspec refuses, is parsed and goes through decode_or_unreadable."""
+    cls = EVENT_TYPES.get(type_name)
+    if cls is not None and schema_version == cls.schema_version:
+        try:
+            event: Event = _json_decoder(cast(Hashable, cls)).decode(text)
+            return event
+        except msgspec.DecodeError:  # its ValidationError too
+            pass
+    return decode_or_unreadable(type_name, schema_version, orjson.loads(text))
+
+
+@cache
+def _json_decoder(cls: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(cls)
 
 
 def _encode_value(value: Any) -> Any:

@@ -13,14 +13,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.events import EVENT_TYPES, Event, OrderCancelled, OrderCreated, OrderItemAdded, OrderShipped
+from domain.ports import UnreadableEvent
 from domain.values import Address, LineItem
 from eventstore import codec
-from eventstore.codec import decode, decode_or_unreadable, encode
+from eventstore.codec import decode, decode_json_or_unreadable, decode_or_unreadable, encode
+from eventstore.json_document import JsonDocument
 
 texts = st.text(max_size=12)
 moments = st.datetimes(
@@ -177,3 +180,35 @@ def test_the_two_documented_differences_on_data_the_codec_never_writes(
     pick = (lambda e: e.item.price) if leaf[0] == "item" else (lambda e: e.occurred_at)
     assert pick(fast_event) == fast_answer
     assert pick(generic_event) == generic_answer
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(events)
+def test_an_event_decodes_straight_from_its_stored_text(event: Event) -> None:
+    text = orjson.dumps(encode(event)).decode()
+    assert decode_json_or_unreadable(event.type_name, event.schema_version, text) == event
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(events, st.data(), json_values, st.booleans())
+def test_broken_text_reads_as_the_parsed_data_reads(event: Event, data: st.DataObject, value: Any, drop: bool) -> None:
+    document = encode(event)
+    broken = replaced(document, data.draw(st.sampled_from(paths(document))), value, drop=drop)
+    from_text = decode_json_or_unreadable(event.type_name, event.schema_version, orjson.dumps(broken))
+    assert from_text == decode_or_unreadable(event.type_name, event.schema_version, copy.deepcopy(broken))
+
+
+def test_text_of_an_older_schema_or_an_unknown_type_takes_the_parsing_road() -> None:
+    text = '{"order_id": "o", "occurred_at": "2025-01-01T00:00:00+00:00"}'
+    assert decode_json_or_unreadable("order.cancelled", 1, text) == decode("order.cancelled", 1, orjson.loads(text))
+    unknown = decode_json_or_unreadable("order.nope", 1, text)
+    assert isinstance(unknown, UnreadableEvent) and unknown.reason.startswith("UnknownEventTypeError")
+
+
+def test_a_json_document_reads_as_the_dict_it_holds_and_parses_only_when_read() -> None:
+    document = JsonDocument('{"a": [1, 2], "b": null}')
+    assert document == {"a": [1, 2], "b": None} and dict(document) == {"a": [1, 2], "b": None}
+    assert (document["a"], len(document), list(document)) == ([1, 2], 2, ["a", "b"])
+    broken = JsonDocument("{not json")  # nothing parsed yet, so nothing raised
+    with pytest.raises(orjson.JSONDecodeError):
+        broken["a"]
