@@ -117,10 +117,7 @@ async def test_a_blue_green_rebuild_under_load_survives_kill_9_and_serves_throug
         try:
             # A slow first run (tiny batches), killed once it has committed some of its work.
             first = OrderlyProcess(
-                ["rebuild", "order_views"],
-                {**cluster.env, "ORDERLY_BATCH_SIZE": "1", "ORDERLY_MAX_BATCH_SIZE": "1"},  # batches that do not grow
-                cluster.log_dir,
-                "rebuild-1",
+                ["rebuild", "order_views"], {**cluster.env, "ORDERLY_BATCH_SIZE": "1"}, cluster.log_dir, "rebuild-1"
             )
             cluster.processes.append(first)
             first.start()
