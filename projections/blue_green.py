@@ -117,6 +117,9 @@ class BlueGreenRebuild:
                 if not indexed:
                     await self.index(live.generation + 1)
                     indexed = True
+                    # The live runner moved on meanwhile: catch up again, so the switch has as few
+                    # events to apply under its lock as without the index build.
+                    continue
                 switched = await switch(self.read_models, self.events, self.name, self.projector, max_catch_up=self.max_catch_up)
                 if switched is not None:
                     break
