@@ -2,6 +2,16 @@
 
 Decimals travel as strings and datetimes as ISO 8601 text, so money never passes through
 a float and a stored event reads back equal to the one written.
+
+Decoding takes msgspec's `convert` first (C code building the frozen dataclasses: about a
+third of the time of the generic decoder below, which was some 40 % of a projector's
+catch-up in py-spy). Whatever msgspec refuses (a missing optional field, a value of the
+wrong JSON type, a date in a form that is not RFC 3339...) goes through the generic decoder,
+which keeps deciding what is readable and what the error says. On data this codec writes
+the two agree (tests/eventstore/test_codec_fast_path.py compares them on generated events);
+they differ only on data it never writes: a JSON number where a Decimal belongs becomes the
+number as written (0.1, not the float's binary expansion), and more than six digits of a
+second are rounded, not cut.
 """
 
 from __future__ import annotations
@@ -14,6 +24,9 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any, cast
+
+import msgspec
+import orjson
 
 from domain.events import EVENT_TYPES, Event
 from domain.ports import UnreadableEvent
@@ -44,6 +57,10 @@ def decode(type_name: str, schema_version: int, data: dict[str, Any]) -> Event:
         raise UnknownEventTypeError(f"event type {type_name!r} has no schema version {schema_version} here")
     for version in range(schema_version, cls.schema_version):
         data = cls.upcasters[version](data)
+    try:
+        return msgspec.convert(data, cls)
+    except msgspec.ValidationError:
+        pass  # the generic decoder decides: it reads what it can, and says why it cannot
     event: Event = _decoder(cast(Hashable, cls))(data)
     return event
 
@@ -58,6 +75,25 @@ def decode_or_unreadable(type_name: str, schema_version: int, data: dict[str, An
         return decode(type_name, schema_version, data)
     except _UNDECODABLE as error:
         return UnreadableEvent(type_name=type_name, schema_version=schema_version, reason=f"{type(error).__name__}: {error}")
+
+
+def decode_json_or_unreadable(type_name: str, schema_version: int, text: str | bytes) -> Event | UnreadableEvent:
+    """decode_or_unreadable of stored JSON text: msgspec decodes an event of the current schema version
+    straight from the text (no dict in between: about 4 us an event where the dict and convert take 9);
+    anything else, or anything msgspec refuses, is parsed and goes through decode_or_unreadable."""
+    cls = EVENT_TYPES.get(type_name)
+    if cls is not None and schema_version == cls.schema_version:
+        try:
+            event: Event = _json_decoder(cast(Hashable, cls)).decode(text)
+            return event
+        except msgspec.DecodeError:  # its ValidationError too
+            pass
+    return decode_or_unreadable(type_name, schema_version, orjson.loads(text))
+
+
+@cache
+def _json_decoder(cls: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(cls)
 
 
 def _encode_value(value: Any) -> Any:

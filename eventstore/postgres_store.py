@@ -55,13 +55,12 @@ import orjson
 from domain.errors import ConcurrencyConflictError, DuplicateCommandError
 from domain.ports import CommandStamp, RecordedEvent
 from eventstore.bus import NotificationBus
-from eventstore.codec import decode_or_unreadable
 from eventstore.database import Database, is_unavailable
 from eventstore.group_commit import GroupCommit
 from eventstore.metrics import observe_append_batch
-from eventstore.sql_store import BeforeCommit, SqlEventStore, recorded, unavailable
+from eventstore.sql_store import BeforeCommit, SqlEventStore, recorded_from_json, unavailable
 
-# Raw SQL for the raw pool; the document comes as text for orjson. `safe` is the module
+# Raw SQL for the raw pool; the document comes as text (decoded from it: sql_store.recorded_from_json). `safe` is the module
 # docstring's two rules; the running bool_and cuts the answer at the first row that
 # passes neither, so it is always a prefix.
 _SAFE_TO_TAIL = (
@@ -149,7 +148,7 @@ class PostgresEventStore(SqlEventStore):
             if is_unavailable(error):
                 raise unavailable() from error
             raise
-        return [recorded(record, orjson.loads(record["data"]), decode_or_unreadable) for record in records]
+        return [recorded_from_json(record) for record in records]
 
     async def _write(
         self,

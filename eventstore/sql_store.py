@@ -20,8 +20,9 @@ from domain.events import Event
 from domain.ports import AppendResult, CommandRecord, CommandStamp, RecordedEvent, UnreadableEvent
 from eventstore import log_context, tracing
 from eventstore.bus import NotificationBus, announce_appended
-from eventstore.codec import decode, decode_or_unreadable, encode
+from eventstore.codec import decode, decode_json_or_unreadable, decode_or_unreadable, encode
 from eventstore.database import Database, is_unavailable
+from eventstore.json_document import JsonDocument
 from eventstore.metrics import observe_append_conflict
 from eventstore.tables import commands, events
 
@@ -184,6 +185,27 @@ def recorded(row: Mapping[Any, Any], data: dict[str, Any], decoder: Decoder) -> 
         recorded_at=row["recorded_at"],
         command_id=row["command_id"],
         event=decoder(type_name, schema_version, data),
+    )
+
+
+def recorded_from_json(row: Mapping[Any, Any]) -> RecordedEvent:
+    """recorded() for a log row whose data came as JSON text (the projections' reads): the event is
+    decoded straight from the text, one this code cannot decode comes back unreadable, and the data
+    is parsed only if someone reads it (eventstore/json_document.py)."""
+    text, type_name, schema_version = row["data"], row["type_name"], row["schema_version"]
+    return RecordedEvent(
+        event_id=row["event_id"],
+        stream_id=row["stream_id"],
+        stream_type=row["stream_type"],
+        version=row["version"],
+        position=row["position"],
+        type_name=type_name,
+        schema_version=schema_version,
+        data=JsonDocument(text),
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        command_id=row["command_id"],
+        event=decode_json_or_unreadable(type_name, schema_version, text),
     )
 
 

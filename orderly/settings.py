@@ -41,6 +41,8 @@ class Settings:
     run_projectors: bool = True
     poll_interval: float = 1.0
     batch_size: int = 5000
+    # A runner catching up doubles its batches up to this (projections/runner.py); at least batch_size.
+    max_batch_size: int = 20000
     projection_retries: int = 3  # failed attempts of a batch retried before its poison stream is parked
     db_pool_size: int = 20
     db_max_overflow: int = 10
@@ -70,6 +72,7 @@ class Settings:
             run_projectors=read(env, "ORDERLY_PROJECTORS", boolean, defaults.run_projectors),
             poll_interval=read(env, "ORDERLY_POLL_INTERVAL", positive_float, defaults.poll_interval),
             batch_size=read(env, "ORDERLY_BATCH_SIZE", positive_int, defaults.batch_size),
+            max_batch_size=read(env, "ORDERLY_MAX_BATCH_SIZE", positive_int, defaults.max_batch_size),
             projection_retries=read(env, "ORDERLY_PROJECTION_RETRIES", non_negative_int, defaults.projection_retries),
             db_pool_size=read(env, "ORDERLY_DB_POOL_SIZE", positive_int, defaults.db_pool_size),
             db_max_overflow=read(env, "ORDERLY_DB_MAX_OVERFLOW", non_negative_int, defaults.db_max_overflow),
@@ -89,6 +92,11 @@ class Settings:
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (CLI flags override the environment)."""
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+    @property
+    def catch_up_batch_size(self) -> int:
+        """The largest batch a runner catching up reads: max_batch_size, never below batch_size."""
+        return max(self.max_batch_size, self.batch_size)
 
     @property
     def namespace(self) -> str:

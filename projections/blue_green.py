@@ -2,10 +2,12 @@
 
 The shadow is a checkpoint row of its own (`<name>@next`, holding generation N+1 and the
 projector's version) and an ordinary ProjectionRunner bound to the new tables, filling them
-from position 0 while the live runner keeps following the log. When the shadow's catch-up
-reaches the end of the log (its last batch was short: within one batch of the head), the
-switch (projections/switch.py) makes it live in one transaction; then everyone is told to
-re-read (RESYNC) and the old generation's tables are dropped.
+from position 0 while the live runner keeps following the log. The new tables are filled with
+only their primary keys; the other indexes are built over the filled tables once, when the
+catch-up first reaches the end of the log (an index a killed run had built already is kept).
+When the shadow's catch-up reaches the end of the log (its last batch was short: within one
+batch of the head), the switch (projections/switch.py) makes it live in one transaction;
+then everyone is told to re-read (RESYNC) and the old generation's tables are dropped.
 
 Kill -9 at any line: the live generation is untouched until the switch commits, and the
 switch is one transaction. A new run resumes from the shadow checkpoint (each batch commits
@@ -39,7 +41,7 @@ from projections.checkpoints import (
     read_checkpoint,
     shadow_name,
 )
-from projections.generations import create_generation, drop_generation, existing_generations
+from projections.generations import create_generation, create_indexes, drop_generation, existing_generations
 from projections.parked_streams import parked_streams
 from projections.parking import DEFAULT_RETRIES
 from projections.projector import EventLog, Projector
@@ -75,6 +77,7 @@ class BlueGreenRebuild:
     events: EventLog
     bus: NotificationBus | None = None
     batch_size: int = 500
+    max_batch_size: int | None = None  # the shadow runner grows its batches up to this (runner.py)
     lease: LeaseFactory | None = None
     max_catch_up: int = MAX_CATCH_UP
     park_after: int = DEFAULT_RETRIES
@@ -104,11 +107,19 @@ class BlueGreenRebuild:
                 self.events,
                 InProcessBus(),
                 batch_size=self.batch_size,
+                max_batch_size=self.max_batch_size,
                 create_checkpoint=False,
                 park_after=self.park_after,
             )
+            indexed = False
             while True:
                 await self._catch_up(shadow)  # returns once a batch was short: within one batch of the head
+                if not indexed:
+                    await self.index(live.generation + 1)
+                    indexed = True
+                    # The live runner moved on meanwhile: catch up again, so the switch has as few
+                    # events to apply under its lock as without the index build.
+                    continue
                 switched = await switch(self.read_models, self.events, self.name, self.projector, max_catch_up=self.max_catch_up)
                 if switched is not None:
                     break
@@ -141,6 +152,13 @@ class BlueGreenRebuild:
                 log.warning("projection %s: rebuild batch failed, retrying in %.1f s: %s", self.name, delay, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_max)
+
+    async def index(self, generation: int) -> None:
+        """Build the shadow generation's secondary indexes over its filled tables (it was filled with
+        only its primary keys); those a resumed run built already are left as they are."""
+        async with self.read_models.database.write_engine.begin() as conn:
+            await create_indexes(conn, self.projector, generation)
+        log.warning("projection %s: indexes of generation %d built", self.name, generation)
 
     async def drop_retired(self, *, keep: int) -> bool:
         """Drop every generation but `keep` (and a shadow being built); False if one is still in use.
@@ -200,7 +218,8 @@ class BlueGreenRebuild:
                 )
                 log.warning("projection %s: resuming the rebuild of generation %d at %d", self.name, target, upcoming.position)
                 return
-            await create_generation(conn, self.projector, target)
+            # Only the primary keys while it fills: index() builds the rest before the switch.
+            await create_generation(conn, self.projector, target, indexes=False)
             await conn.execute(delete(projection_checkpoints).where(projection_checkpoints.c.name == name))
             # A shadow started over folds from scratch: what an abandoned one parked is no longer true.
             await conn.execute(delete(parked_streams).where(parked_streams.c.projection == name))

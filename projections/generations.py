@@ -20,6 +20,7 @@ from functools import cache
 from sqlalchemy import MetaData, Table, inspect, quoted_name, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.schema import CreateTable
 
 from projections.projector import Projector
 
@@ -68,10 +69,32 @@ def view_sql(table: Table, generation: int) -> str:
     return f'CREATE VIEW "{table.name}" AS SELECT {listed} FROM "{physical_name(table.name, generation)}"'
 
 
-async def create_generation(conn: AsyncConnection, projector: Projector, generation: int) -> None:
-    """Create the generation's tables and indexes, empty (inside the caller's transaction)."""
+async def create_generation(conn: AsyncConnection, projector: Projector, generation: int, *, indexes: bool = True) -> None:
+    """Create the generation's tables, empty (inside the caller's transaction); with indexes=False only
+    their primary keys: create_indexes adds the others once the tables are filled."""
     tables = list(generation_tables(projector, generation).values())
-    await conn.run_sync(lambda sync: generation_metadata(generation).create_all(sync, tables=tables))
+    if indexes:
+        await conn.run_sync(lambda sync: generation_metadata(generation).create_all(sync, tables=tables))
+        return
+    for table in tables:
+        await conn.execute(CreateTable(table))
+
+
+async def create_indexes(conn: AsyncConnection, projector: Projector, generation: int) -> None:
+    """Create the generation's secondary indexes that do not exist yet (inside the caller's transaction).
+
+    A blue-green rebuild fills its new generation with only the primary keys and builds the
+    others here, before the switch: one index build over the filled table costs a fraction of
+    keeping the index up to date row by row (the trigram index most: about 4x on this machine).
+    """
+    tables = list(generation_tables(projector, generation).values())
+
+    def create(sync: Connection) -> None:
+        for table in tables:
+            for index in table.indexes:
+                index.create(sync, checkfirst=True)  # honours the index's dialect condition (the trigram index)
+
+    await conn.run_sync(create)
 
 
 async def drop_generation(conn: AsyncConnection, projector: Projector, generation: int) -> None:

@@ -56,6 +56,7 @@ class ProjectionRunner:
         bus: NotificationBus,
         *,
         batch_size: int = 500,
+        max_batch_size: int | None = None,
         poll_interval: float = 1.0,
         retry_base: float = 0.1,
         retry_max: float = 30.0,
@@ -67,6 +68,8 @@ class ProjectionRunner:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if max_batch_size is not None and max_batch_size < batch_size:
+            raise ValueError("max_batch_size must be at least batch_size")
         self.name = name
         self._projector = projector
         self._read_models = read_models
@@ -74,6 +77,13 @@ class ProjectionRunner:
         self._store = store
         self._bus = bus
         self._batch_size = batch_size
+        # Catching up, each full batch doubles the next read up to max_batch_size: fewer, larger
+        # batches fold more events of one stream into one row write (and one trigram index update),
+        # and pay fewer round trips. A short batch (the runner is live) returns to batch_size, so a
+        # live batch stays small; a failed batch is retried at the same size, so poison isolation
+        # (parking.py) meets the same batch again.
+        self._max_batch_size = max_batch_size or batch_size
+        self._limit = batch_size
         self._poll_interval = poll_interval
         self._lease = lease
         self._slow_batch = slow_batch
@@ -183,8 +193,10 @@ class ProjectionRunner:
         applied = 0
         while True:
             started = time.perf_counter()
-            events = await self._store.read_log(after=position, limit=self._batch_size)
+            limit = self._limit
+            events = await self._store.read_log(after=position, limit=limit)
             if not events:
+                self._limit = self._batch_size
                 break
             self._recorder.working()
             with batch_scope(self.name, position, events):
@@ -197,8 +209,10 @@ class ProjectionRunner:
                 continue
             position = self._term_position = committed
             applied += len(events)
-            if len(events) < self._batch_size:
+            if len(events) < limit:
+                self._limit = self._batch_size
                 break
+            self._limit = min(limit * 2, self._max_batch_size)
         self._position = position
         self._live = True
         await self._recorder.caught_up()

@@ -13,7 +13,9 @@ too), re-read the checkpoint and rebind.
 The missing events are read and planned as one batch: the plan reads the shadow's rows on
 another connection, which sees only what is committed, so it must not follow a write of
 this same transaction. MAX_CATCH_UP bounds that batch: a shadow further behind is not
-switched (nothing happens) and catches up outside the lock first.
+switched (nothing happens) and catches up outside the lock first. Nor is a shadow the log
+cannot bring to P yet (its safe prefix stops at a gap that a running transaction may still
+fill): it keeps the events it applied and is switched at a later try.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from projections.checkpoints import (
     read_checkpoint,
     shadow_name,
 )
-from projections.generations import generation_tables, point_views
+from projections.generations import create_indexes, generation_tables, point_views
 from projections.parked_streams import parked_streams
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
@@ -49,7 +51,8 @@ class RebuildError(Exception):
 async def switch(
     read_models: ReadModelStore, events: EventLog, name: str, projector: Projector, *, max_catch_up: int = MAX_CATCH_UP
 ) -> Checkpoint | None:
-    """Make the shadow generation live; the new live checkpoint, or None when the shadow is too far behind."""
+    """Make the shadow generation live; the new live checkpoint, or None when the shadow is too far
+    behind or the log cannot bring it to the live position yet."""
     shadow = shadow_name(name)
     async with read_models.database.write_engine.begin() as conn:
         live = await _lock(conn, name)
@@ -61,6 +64,14 @@ async def switch(
             return None
         if position < live.position:
             position = await _apply_missing(conn, read_models, events, projector, upcoming, live.position)
+        if position < live.position:
+            # The log's safe prefix stopped short of P (a gap whose transaction still runs): going
+            # live now would show older rows than the live generation. The shadow keeps what it
+            # applied (this transaction commits it) and the caller tries again after catching up.
+            return None
+        # BlueGreenRebuild built them before it asked (outside this lock): here only checked, so no
+        # generation goes live without its indexes, whoever calls the switch.
+        await create_indexes(conn, projector, upcoming.generation)
         now = datetime.now(UTC)
         await conn.execute(
             update(projection_checkpoints)

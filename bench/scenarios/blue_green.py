@@ -4,7 +4,9 @@ the full plan), while the live projector keeps following and serving.
 Each run is `orderly rebuild NAME` as an operator types it (a subprocess, its progress printed as
 plain lines into its log): the wall time from start to exit, which includes filling the new
 generation from position 0, the switch and the drop of the old generation. Projections are
-rebuilt one after the other, as an operator would; the figure is the time for both.
+rebuilt one after the other, as an operator would; the figure is the time for both. A second
+figure starts both `orderly rebuild` processes at once (two processes: on a machine of two or more
+cores the two folds run side by side) and takes the wall time until both have exited.
 """
 
 from __future__ import annotations
@@ -73,3 +75,15 @@ async def run(ctx: BenchContext) -> None:
                    target=Target("value<=", 30), notes=notes))
     for name, values in each.items():
         ctx.add(Figure(SCENARIO, f"{name} over {events:,} events", "s", "lower", Series(values), notes=notes))
+    together: list[float] = []
+    for number in range(ctx.plan.runs):
+        before = await live_generations(ctx.database_url)
+        started = time.monotonic()
+        await asyncio.gather(*(rebuild_once(ctx, name, timeout) for name in PROJECTIONS))
+        together.append(time.monotonic() - started)
+        after = await live_generations(ctx.database_url)
+        if any(after.get(name, 0) != before.get(name, 1) + 1 for name in PROJECTIONS):
+            raise RuntimeError(f"a rebuild did not switch generations: before {before}, after {after}")
+        ctx.log(f"{SCENARIO} run {number + 1}: both at once in {together[-1]:.1f} s")
+    notes = "both `orderly rebuild NAME` processes started at once, live projector running; includes switch and drop"
+    ctx.add(Figure(SCENARIO, f"both projections at once over {events:,} events", "s", "lower", Series(together), notes=notes))

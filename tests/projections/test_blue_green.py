@@ -159,6 +159,42 @@ async def test_the_switch_applies_the_events_the_shadow_missed(
     assert await _table_rows(read_models, "order_views__g2") == await _table_rows(read_models, "order_views__g1")
 
 
+class _LogShortOfTheHead:
+    """The store's log, read as its safe prefix reads it at a gap: the newest event not yet readable."""
+
+    def __init__(self, store: SqlEventStore, hidden: int) -> None:
+        self._store, self._hidden = store, hidden
+
+    async def read_log(self, *, after: int, limit: int) -> list[Any]:
+        return [event for event in await self._store.read_log(after=after, limit=limit) if event.position < self._hidden]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_a_shadow_the_log_cannot_bring_to_the_live_position_is_not_switched_yet(
+    read_models: ReadModelStore, store: SqlEventStore, commands: CommandBus, bus: InProcessBus, make_runner: RunnerFactory
+) -> None:
+    ids = await _orders(commands, 4)
+    live_runner = make_runner("order_views")
+    await _caught_up(live_runner, store)
+    await _rebuild(read_models, store, bus).prepare(await _live(read_models))
+    shadow = ProjectionRunner(shadow_name("order_views"), ORDERS, read_models, store, InProcessBus(), batch_size=50)
+    await shadow.catch_up()
+    await commands.dispatch(add_item(ids[0], item("sku-9", 1, "1.00")))
+    await commands.dispatch(ship_order(ids[3]))
+    await _caught_up(live_runner, store)
+    head = await store.head_position()
+
+    assert await switch(read_models, _LogShortOfTheHead(store, hidden=head), "order_views", ORDERS) is None  # type: ignore[arg-type]
+
+    assert (await _live(read_models)).generation == 1  # nothing older than the live rows went live
+    assert (await _live(read_models, shadow_name("order_views"))).position == head - 1  # what it applied is kept
+    switched = await switch(read_models, store, "order_views", ORDERS)
+    assert switched is not None and (switched.position, switched.generation) == (head, 2)
+    assert await _table_rows(read_models, "order_views__g2") == await _table_rows(read_models, "order_views__g1")
+
+
 async def test_a_shadow_too_far_behind_is_not_switched(
     read_models: ReadModelStore, store: SqlEventStore, commands: CommandBus, bus: InProcessBus, make_runner: RunnerFactory
 ) -> None:
@@ -319,3 +355,50 @@ async def test_a_bound_store_reads_and_writes_its_generation_and_the_plain_store
     assert [r["order_id"] for r in await g2.rows_by_key(ORDER_ROW, [order_id, order_id])] == [order_id]
     assert len(await _table_rows(read_models, "order_views__g2")) == 1
     assert (await _live(read_models)).position == live.position  # the live checkpoint did not move
+
+
+async def _indexes(read_models: ReadModelStore, table: str) -> set[str]:
+    async with read_models.reader.connect() as conn:
+        return {index["name"] for index in await conn.run_sync(lambda sync: inspect(sync).get_indexes(table))}
+
+
+def _secondary_indexes(generation: int) -> set[str]:
+    """The generation's order_views indexes this backend has (the trigram index is PostgreSQL's only)."""
+    return {str(index.name) for index in physical_table(order_views, generation).indexes}
+
+
+async def test_the_shadow_fills_with_its_primary_keys_only_and_goes_live_with_every_index(
+    read_models: ReadModelStore, store: SqlEventStore, commands: CommandBus, bus: InProcessBus, make_runner: RunnerFactory
+) -> None:
+    await _orders(commands, 5)
+    await _caught_up(make_runner("order_views"), store)
+    postgres = read_models.database.is_postgres
+    expected = _secondary_indexes(2) - (set() if postgres else {"ix_order_views_search_trgm__g2"})
+    assert expected and await _indexes(read_models, "order_views__g1") == _secondary_indexes(1) - (
+        set() if postgres else {"ix_order_views_search_trgm"}
+    )
+    rebuild = _rebuild(read_models, store, bus)
+    await rebuild.prepare(await _live(read_models))
+    await ProjectionRunner(shadow_name("order_views"), ORDERS, read_models, store, InProcessBus()).catch_up()
+    assert await _indexes(read_models, "order_views__g2") == set()  # filled without them
+
+    # A run killed after building some indexes: the rerun resumes, builds the rest, and switches.
+    async with read_models.database.write_engine.begin() as conn:
+        await conn.run_sync(lambda sync: next(iter(physical_table(order_views, 2).indexes)).create(sync))
+    outcome = await _rebuild(read_models, store, bus).run()
+
+    assert outcome.generation == 2
+    assert await _indexes(read_models, "order_views__g2") == expected
+    assert await _table_rows(read_models, "order_views") == await _table_rows(read_models, "order_views__g2")
+
+
+async def test_a_switch_called_on_its_own_never_makes_a_generation_live_without_its_indexes(
+    read_models: ReadModelStore, store: SqlEventStore, commands: CommandBus, bus: InProcessBus, make_runner: RunnerFactory
+) -> None:
+    await _orders(commands, 2)
+    await _caught_up(make_runner("order_views"), store)
+    await _rebuild(read_models, store, bus).prepare(await _live(read_models))
+    assert await _indexes(read_models, "order_views__g2") == set()
+    assert await switch(read_models, store, "order_views", ORDERS) is not None
+    live_indexes = await _indexes(read_models, "order_views__g1")
+    assert await _indexes(read_models, "order_views__g2") == {f"{name}__g2" for name in live_indexes}
