@@ -126,7 +126,7 @@ async def test_one_statement_pages_equal_the_snapshot_road(
 ) -> None:
     store = open_read_models(postgres)
     assert isinstance(store, PageReads)  # PostgreSQL reads pages in one statement
-    one_statement, snapshot = OrderViewQueries(store), OrderViewQueries(WithoutPageReads(store))  # type: ignore[arg-type]
+    one_statement, snapshot = OrderViewQueries(store), OrderViewQueries(WithoutPageReads(store))
     table = physical_table(order_views, 1)
     async with postgres.write_engine.begin() as conn:
         await conn.execute(delete(table))
