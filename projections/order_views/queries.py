@@ -14,6 +14,7 @@ from sqlalchemy import Column, Select, func, select
 from domain.limits import MAX_TEXT_LENGTH
 from domain.values import Address, OrderStatus
 from projections.checkpoints import checkpoint_position
+from projections.filled import filled
 from projections.money import lower_bound_minor, upper_bound_minor
 from projections.order_views.tables import ORDER_ROW, order_views
 from projections.pages import (
@@ -96,30 +97,30 @@ class OrderView:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> OrderView:
-        """Build the view from an order_views row."""
-        items = tuple(
-            OrderItemView(
-                product_id=item["product_id"],
-                quantity=item["quantity"],
-                price=Decimal(item["price"]),
-                line_total=Decimal(item["price"]) * item["quantity"],
-            )
-            for item in row["items"]
-        )
-        return cls(
-            order_id=row["order_id"],
-            customer_id=row["customer_id"],
-            status=OrderStatus(row["status"]),
-            items=items,
-            item_count=row["item_count"],
-            total_amount=Decimal(row["total_amount"]),
-            shipping_address=Address(**row["shipping_address"]),
-            created_at=row["created_at"],
-            shipped_at=row["shipped_at"],
-            cancelled_at=row["cancelled_at"],
-            cancel_reason=row["cancel_reason"],
-            version=row["version"],
-            position=row["position"],
+        """Build the view from an order_views row (every field, as __init__ would: see projections/filled.py)."""
+        items = []
+        for item in row["items"]:
+            price = Decimal(item["price"])
+            quantity = item["quantity"]
+            line = {"product_id": item["product_id"], "quantity": quantity, "price": price, "line_total": price * quantity}
+            items.append(filled(OrderItemView, line))
+        return filled(
+            cls,
+            {
+                "order_id": row["order_id"],
+                "customer_id": row["customer_id"],
+                "status": OrderStatus(row["status"]),
+                "items": tuple(items),
+                "item_count": row["item_count"],
+                "total_amount": Decimal(row["total_amount"]),
+                "shipping_address": Address(**row["shipping_address"]),
+                "created_at": row["created_at"],
+                "shipped_at": row["shipped_at"],
+                "cancelled_at": row["cancelled_at"],
+                "cancel_reason": row["cancel_reason"],
+                "version": row["version"],
+                "position": row["position"],
+            },
         )
 
 
