@@ -35,6 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from eventstore.database import Database, ReadEngine, unavailable_as_error
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState
+from projections.pages import PageQuery, RowsPage
+from projections.postgres_pages import read_page
 from projections.read_models import GenerationTables, KeyedSelect, ReadModelStore
 
 # OPT_NON_STR_KEYS: column names read back from SQLAlchemy are str subclasses.
@@ -138,6 +140,13 @@ class PostgresReadModels(GenerationTables):
         arguments = [name, from_position, to_position, state.value, datetime.now(UTC), self._generation, *documents]
         return _commit(shape), arguments
 
+    async def read_page(self, query: PageQuery) -> RowsPage:
+        """A page, its total and the checkpoint position in one statement (PageReads; postgres_pages.py)."""
+        with unavailable_as_error():
+            pool = await self._database.raw_pool()
+            table = self._physical(query.table).name
+            return await read_page(pool, table, query, timeout=self._database.read_timeout)
+
 
 @cache
 def _select(query: KeyedSelect, table: str, *, many: bool) -> str:
@@ -177,3 +186,4 @@ def _commit(shape: tuple[tuple[Table, tuple[str, ...], str | None], ...]) -> str
             f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {replaced}{guard})"
         )
     return "WITH " + ",\n".join(steps) + "\nSELECT count(*) FROM advanced"
+

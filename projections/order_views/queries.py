@@ -9,13 +9,24 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, func, select
+from sqlalchemy import Column, Select, func, select
 
 from domain.limits import MAX_TEXT_LENGTH
 from domain.values import Address, OrderStatus
 from projections.checkpoints import checkpoint_position
+from projections.filled import filled
 from projections.money import lower_bound_minor, upper_bound_minor
 from projections.order_views.tables import ORDER_ROW, order_views
+from projections.pages import (
+    Filter,
+    Match,
+    PageQuery,
+    PageReads,
+    RowsPage,
+    SortKey,
+    sqlalchemy_conditions,
+    sqlalchemy_ordering,
+)
 from projections.read_models import ReadModelStore
 
 NAME = "order_views"
@@ -86,30 +97,30 @@ class OrderView:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> OrderView:
-        """Build the view from an order_views row."""
-        items = tuple(
-            OrderItemView(
-                product_id=item["product_id"],
-                quantity=item["quantity"],
-                price=Decimal(item["price"]),
-                line_total=Decimal(item["price"]) * item["quantity"],
-            )
-            for item in row["items"]
-        )
-        return cls(
-            order_id=row["order_id"],
-            customer_id=row["customer_id"],
-            status=OrderStatus(row["status"]),
-            items=items,
-            item_count=row["item_count"],
-            total_amount=Decimal(row["total_amount"]),
-            shipping_address=Address(**row["shipping_address"]),
-            created_at=row["created_at"],
-            shipped_at=row["shipped_at"],
-            cancelled_at=row["cancelled_at"],
-            cancel_reason=row["cancel_reason"],
-            version=row["version"],
-            position=row["position"],
+        """Build the view from an order_views row (every field, as __init__ would: see projections/filled.py)."""
+        items = []
+        for item in row["items"]:
+            price = Decimal(item["price"])
+            quantity = item["quantity"]
+            line = {"product_id": item["product_id"], "quantity": quantity, "price": price, "line_total": price * quantity}
+            items.append(filled(OrderItemView, line))
+        return filled(
+            cls,
+            {
+                "order_id": row["order_id"],
+                "customer_id": row["customer_id"],
+                "status": OrderStatus(row["status"]),
+                "items": tuple(items),
+                "item_count": row["item_count"],
+                "total_amount": Decimal(row["total_amount"]),
+                "shipping_address": Address(**row["shipping_address"]),
+                "created_at": row["created_at"],
+                "shipped_at": row["shipped_at"],
+                "cancelled_at": row["cancelled_at"],
+                "cancel_reason": row["cancel_reason"],
+                "version": row["version"],
+                "position": row["position"],
+            },
         )
 
 
@@ -135,11 +146,11 @@ def search_terms(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys((text or "").casefold().split()))
 
 
-def _term_filters(terms: str | None) -> list[ColumnElement[bool]]:
+def _term_filters(terms: str | None) -> list[Filter]:
     words = search_terms(terms)
     if len(words) > MAX_SEARCH_TERMS or any(len(word) > MAX_SEARCH_TERM_LENGTH for word in words):
         raise ValueError(f"at most {MAX_SEARCH_TERMS} search terms of at most {MAX_SEARCH_TERM_LENGTH} characters")
-    return [order_views.c.search_text.like(f"%{escape_like(word)}%", escape="\\") for word in words]
+    return [Filter("search_text", Match.LIKE, f"%{escape_like(word)}%") for word in words]
 
 
 class OrderViewQueries:
@@ -147,6 +158,8 @@ class OrderViewQueries:
 
     def __init__(self, read_models: ReadModelStore) -> None:
         self._read_models = read_models
+        # A store that reads page, total and position in one statement (PostgreSQL); else SQLAlchemy's road.
+        self._page_reads = read_models if isinstance(read_models, PageReads) else None
 
     async def get(self, order_id: str) -> OrderView | None:
         """The order's view, or None."""
@@ -163,11 +176,11 @@ class OrderViewQueries:
         self, customer_id: str, *, status: str | None = None, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
     ) -> OrderPageView:
         """A customer's orders, newest first, ties by order id."""
-        conditions = [order_views.c.customer_id == customer_id]
+        filters = [Filter("customer_id", Match.EQUALS, customer_id)]
         if status is not None:
-            conditions.append(order_views.c.status == _status(status))
-        ordering = (order_views.c.created_at.desc(), order_views.c.order_id.asc())
-        return await self._page(conditions, ordering, page, page_size)
+            filters.append(Filter("status", Match.EQUALS, _status(status).value))
+        ordering = (SortKey("created_at", descending=True), SortKey("order_id"))
+        return await self._page(filters, ordering, page, page_size)
 
     async def search(
         self,
@@ -189,30 +202,56 @@ class OrderViewQueries:
             raise ValueError(f"sort_by must be one of {sorted(field.value for field in OrderSortField)}")
         if sort_order not in (SortOrder.ASC, SortOrder.DESC):
             raise ValueError("sort_order must be 'asc' or 'desc'")
-        conditions = _term_filters(terms)
+        filters = _term_filters(terms)
         if status is not None:
-            conditions.append(order_views.c.status == _status(status))
+            filters.append(Filter("status", Match.EQUALS, _status(status).value))
         if customer_id is not None:
-            conditions.append(order_views.c.customer_id == customer_id)
+            filters.append(Filter("customer_id", Match.EQUALS, customer_id))
         if min_total is not None:
-            conditions.append(order_views.c.total_minor >= lower_bound_minor(min_total))
+            filters.append(Filter("total_minor", Match.AT_LEAST, lower_bound_minor(min_total)))
         if max_total is not None:
-            conditions.append(order_views.c.total_minor <= upper_bound_minor(max_total))
+            filters.append(Filter("total_minor", Match.AT_MOST, upper_bound_minor(max_total)))
         if created_after is not None:
-            conditions.append(order_views.c.created_at >= created_after)
+            filters.append(Filter("created_at", Match.AT_LEAST, created_after))
         if created_before is not None:
-            conditions.append(order_views.c.created_at <= created_before)
+            filters.append(Filter("created_at", Match.AT_MOST, created_before))
         column = SORT_COLUMNS[sort_by]
-        ordering = (column.desc() if sort_order == SortOrder.DESC else column.asc(), order_views.c.order_id.asc())
-        return await self._page(conditions, ordering, page, page_size)
+        ordering = (SortKey(column.name, descending=sort_order == SortOrder.DESC), SortKey("order_id"))
+        return await self._page(filters, ordering, page, page_size)
 
-    async def _page(
-        self, conditions: Sequence[ColumnElement[bool]], ordering: Sequence[Any], page: int, page_size: int
-    ) -> OrderPageView:
+    async def _page(self, filters: Sequence[Filter], ordering: Sequence[SortKey], page: int, page_size: int) -> OrderPageView:
         page = min(max(1, page), MAX_PAGE)
         page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+        query = PageQuery(
+            table=order_views,
+            columns=ORDER_ROW.columns,
+            filters=tuple(filters),
+            order=tuple(ordering),
+            limit=page_size,
+            offset=(page - 1) * page_size,
+            checkpoint=NAME,
+        )
+        if self._page_reads is not None:
+            read = await self._page_reads.read_page(query)
+        else:
+            read = await self._read_in_snapshot(query)
+        return OrderPageView(
+            items=tuple(OrderView.from_row(row) for row in read.rows),
+            total=read.total,
+            page=page,
+            page_size=page_size,
+            total_pages=-(-read.total // page_size),
+            position=read.position,
+        )
+
+    async def _read_in_snapshot(self, query: PageQuery) -> RowsPage:
+        conditions = sqlalchemy_conditions(query)
         rows_query: Select[Any] = (
-            select(*_VIEW_COLUMNS).where(*conditions).order_by(*ordering).limit(page_size).offset((page - 1) * page_size)
+            select(*_VIEW_COLUMNS)
+            .where(*conditions)
+            .order_by(*sqlalchemy_ordering(query))
+            .limit(query.limit)
+            .offset(query.offset)
         )
         count_query = select(func.count()).select_from(order_views).where(*conditions)
         async with self._read_models.snapshot() as conn:
@@ -221,14 +260,7 @@ class OrderViewQueries:
             position = await checkpoint_position(conn, NAME)
             rows = (await conn.execute(rows_query)).all()
             total = int(await conn.scalar(count_query) or 0)
-        return OrderPageView(
-            items=tuple(OrderView.from_row(row._mapping) for row in rows),
-            total=total,
-            page=page,
-            page_size=page_size,
-            total_pages=-(-total // page_size),
-            position=position,
-        )
+        return RowsPage(rows=[row._mapping for row in rows], total=total, position=position)
 
 
 def _status(status: str) -> OrderStatus:

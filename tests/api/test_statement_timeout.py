@@ -38,9 +38,10 @@ def backend() -> str:
 
 
 READS = {
-    # a key read on the raw asyncpg pool (asyncpg's timeout), a page in a snapshot (the server's statement_timeout)
+    # reads on the raw asyncpg pool (asyncpg's timeout): a key read, and pages read in one statement
     "order": "query($id: ID!) { order(orderId: $id) { orderId } }",
     "customerOrders": "query($id: ID!) { customerOrders(customerId: $id) { total } }",
+    "searchOrders": "query($id: String!) { searchOrders(query: $id, sortBy: TOTAL_AMOUNT) { total items { orderId } } }",
 }
 
 

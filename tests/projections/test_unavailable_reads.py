@@ -28,6 +28,7 @@ READS: dict[str, Callable[[Database], Awaitable[Any]]] = {
     "order": lambda database: OrderViewQueries(open_read_models(database)).get("o"),
     "orders": lambda database: OrderViewQueries(open_read_models(database)).get_many(["o"]),
     "page": lambda database: OrderViewQueries(open_read_models(database)).customer_orders("c"),
+    "search": lambda database: OrderViewQueries(open_read_models(database)).search(terms="x", sort_by="item_count"),
     "customer": lambda database: CustomerSummaryQueries(open_read_models(database)).get("c"),
     "customers": lambda database: CustomerSummaryQueries(open_read_models(database)).get_many(["c"]),
     "statuses": lambda database: projection_statuses(open_read_models(database), InMemoryEventStore()),

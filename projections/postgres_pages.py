@@ -1,0 +1,95 @@
+"""A page of a read model on PostgreSQL: rows, total and checkpoint position in ONE statement.
+
+One statement sees one snapshot, so the three agree without the REPEATABLE READ transaction
+(BEGIN, three statements, ROLLBACK) the SQLAlchemy road needs; it runs on the raw asyncpg pool
+in autocommit like row_by_key. The count and the position are uncorrelated scalar subqueries
+(computed once); the page is a LATERAL subquery LEFT JOINed to one row, so an empty page still
+answers its total and position (one row whose page columns are NULL, `__present` tells).
+
+The statement text depends only on the page's shape (which filters, which order), never on
+its values, so asyncpg's per-connection prepared statements are reused. The table is named by
+its logical name, a view of the live generation: a blue-green switch replaces the view with
+the same columns, and should a cached plan still be refused ("cached plan must not change
+result type"), asyncpg re-prepares and retries by itself outside a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import JSON, Table
+
+from projections.pages import LIKE_ESCAPE, Filter, Match, PageQuery, RowsPage, SortKey
+
+_TOTAL = "__total"
+_POSITION = "__position"
+_PRESENT = "__present"
+
+
+async def read_page(pool: asyncpg.Pool, table: str, query: PageQuery, *, timeout: float | None) -> RowsPage:
+    """The query's page of `table` (a logical view or a physical table), its total and position."""
+    statement = _statement(
+        table,
+        query.columns,
+        tuple((condition.column, condition.match) for condition in query.filters),
+        query.order,
+    )
+    arguments = [_bind(condition) for condition in query.filters]
+    arguments += [query.limit, query.offset, query.checkpoint]
+    records = await pool.fetch(statement, *arguments, timeout=timeout)
+    first = records[0]
+    json_columns = _json_columns(query.table, query.columns)
+    rows = [_row(record, query.columns, json_columns) for record in records if record[_PRESENT]]
+    return RowsPage(rows=rows, total=int(first[_TOTAL]), position=int(first[_POSITION]))
+
+
+def _bind(condition: Filter) -> Any:
+    value = condition.value
+    if isinstance(value, datetime):
+        # As UtcDateTime binds it on the SQLAlchemy road: a naive moment has no zone.
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+    if isinstance(value, str):
+        return str(value)  # a StrEnum member as its plain text
+    return value
+
+
+def _row(record: Mapping[str, Any], columns: tuple[str, ...], json_columns: frozenset[str]) -> dict[str, Any]:
+    return {name: orjson.loads(record[name]) if name in json_columns else record[name] for name in columns}
+
+
+@cache
+def _json_columns(table: Table, columns: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(name for name in columns if isinstance(table.c[name].type, JSON))
+
+
+@cache
+def _statement(table: str, columns: tuple[str, ...], filters: tuple[tuple[str, Match], ...], order: tuple[SortKey, ...]) -> str:
+    where = " AND ".join(_condition(column, match, index) for index, (column, match) in enumerate(filters, 1)) or "TRUE"
+    after = len(filters)
+    limit, offset, checkpoint = f"${after + 1}", f"${after + 2}", f"${after + 3}"
+    listed = ", ".join(f'"{column}"' for column in columns)
+    inner_order = ", ".join(f'"{key.column}" {"DESC" if key.descending else "ASC"}' for key in order)
+    # The sort keys again under their own names: the outer ORDER BY needs them, listed or not.
+    keys = "".join(f', "{key.column}" AS "__sort{index}"' for index, key in enumerate(order))
+    outer_order = ", ".join(f'page."__sort{index}" {"DESC" if key.descending else "ASC"}' for index, key in enumerate(order))
+    return (
+        f'SELECT (SELECT count(*) FROM "{table}" WHERE {where}) AS "{_TOTAL}",'
+        f' coalesce((SELECT position FROM projection_checkpoints WHERE name = {checkpoint}), 0) AS "{_POSITION}",'
+        f" page.* FROM (SELECT) AS one LEFT JOIN LATERAL"
+        f' (SELECT {listed}{keys}, TRUE AS "{_PRESENT}" FROM "{table}" WHERE {where}'
+        f" ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}) AS page ON TRUE"
+        f" ORDER BY {outer_order}"
+    )
+
+
+def _condition(column: str, match: Match, index: int) -> str:
+    if match is Match.LIKE:
+        return f"\"{column}\" LIKE ${index} ESCAPE '{LIKE_ESCAPE}'"
+    return f'"{column}" {match.value} ${index}'

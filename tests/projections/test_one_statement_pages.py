@@ -1,0 +1,149 @@
+"""The one-statement page on PostgreSQL answers exactly what the snapshot transaction of SQLAlchemy answers.
+
+Generated order_views rows (ties in created_at, totals and item counts; LIKE wildcards, a
+backslash and non-ASCII text in the searchable words) and generated arguments; both roads read
+the same database, the page, the total, the page count and the checkpoint position must agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, insert, text
+
+from domain.values import OrderStatus
+from eventstore.database import Database, create_database
+from orderly.bootstrap import open_read_models
+from projections.checkpoints import ensure_checkpoint
+from projections.generations import physical_table
+from projections.order_views.queries import OrderSortField, OrderViewQueries, SortOrder
+from projections.order_views.tables import order_views
+from projections.pages import PageReads
+from projections.read_models import ReadModelStore
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+CUSTOMERS = ("c-1", "c-2", "Ç-3")
+WORDS = ("apple", "50%_off", "50xyoff", "back\\slash", "genève", "straße", "pear", "ab")
+PRICES = ("0.20", "1.00", "2.50", "5", "12.99")
+ADDRESS = {"line1": "1 Main St", "line2": None, "city": "Springfield", "postal_code": "12345", "country": "US"}
+
+
+class WithoutPageReads:
+    """The same store without read_page: the queries take SQLAlchemy's snapshot road."""
+
+    def __init__(self, store: ReadModelStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "read_page":
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+
+@pytest.fixture
+async def postgres(postgres_url: str) -> AsyncIterator[Database]:
+    database = create_database(postgres_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@st.composite
+def order_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    rows = []
+    for index in range(draw(st.integers(0, 12))):
+        lines = draw(
+            st.lists(st.tuples(st.sampled_from(WORDS), st.integers(1, 4), st.sampled_from(PRICES)), min_size=1, max_size=3)
+        )
+        total = sum((Decimal(price) * quantity for _, quantity, price in lines), Decimal(0))
+        order_id = f"o-{index}"
+        customer = draw(st.sampled_from(CUSTOMERS))
+        rows.append(
+            {
+                "order_id": order_id,
+                "customer_id": customer,
+                "status": draw(st.sampled_from(list(OrderStatus))).value,
+                "items": [{"product_id": word, "quantity": quantity, "price": price} for word, quantity, price in lines],
+                "item_count": sum(quantity for _, quantity, _ in lines),
+                "total_amount": str(total),
+                "total_minor": int(total * 100),
+                "shipping_address": ADDRESS,
+                "created_at": T0 + timedelta(hours=draw(st.integers(0, 3))),
+                "shipped_at": None,
+                "cancelled_at": None,
+                "cancel_reason": None,
+                "version": 1,
+                "position": index + 1,
+                "search_text": " ".join([order_id, customer, *(word for word, _, _ in lines)]).casefold(),
+            }
+        )
+    return rows
+
+
+def amounts() -> st.SearchStrategy[Decimal | None]:
+    return st.none() | st.decimals(min_value=0, max_value=40, places=3)
+
+
+def moments() -> st.SearchStrategy[datetime | None]:
+    return st.none() | st.integers(-1, 4).map(lambda hours: T0 + timedelta(hours=hours, minutes=30 * (hours % 2)))
+
+
+def search_arguments() -> st.SearchStrategy[dict[str, Any]]:
+    terms = st.lists(st.sampled_from([*WORDS, "APPLE", "50%", "_", "\\", "%", "o-1", "GENÈVE", "STRASSE", "zzz"]), max_size=3)
+    return st.fixed_dictionaries(
+        {
+            "terms": st.none() | terms.map(" ".join),
+            "status": st.none() | st.sampled_from([status.value for status in OrderStatus]),
+            "customer_id": st.none() | st.sampled_from(CUSTOMERS),
+            "min_total": amounts(),
+            "max_total": amounts(),
+            "created_after": moments(),
+            "created_before": moments(),
+            "sort_by": st.sampled_from([field.value for field in OrderSortField]),
+            "sort_order": st.sampled_from([order.value for order in SortOrder]),
+            "page": st.sampled_from([0, 1, 2, 3, 4, 10_001]),
+            "page_size": st.sampled_from([0, 1, 2, 3, 5, 101]),
+        }
+    )
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    rows=order_rows(),
+    position=st.none() | st.integers(0, 10**12),
+    search=search_arguments(),
+    customer=st.sampled_from([*CUSTOMERS, "nobody"]),
+)
+async def test_one_statement_pages_equal_the_snapshot_road(
+    postgres: Database, rows: list[dict[str, Any]], position: int | None, search: dict[str, Any], customer: str
+) -> None:
+    store = open_read_models(postgres)
+    assert isinstance(store, PageReads)  # PostgreSQL reads pages in one statement
+    one_statement, snapshot = OrderViewQueries(store), OrderViewQueries(WithoutPageReads(store))
+    table = physical_table(order_views, 1)
+    async with postgres.write_engine.begin() as conn:
+        await conn.execute(delete(table))
+        await conn.execute(text("DELETE FROM projection_checkpoints WHERE name = 'order_views'"))
+        if rows:
+            await conn.execute(insert(table), rows)
+        if position is not None:
+            await ensure_checkpoint(store, conn, "order_views")
+            await conn.execute(
+                text("UPDATE projection_checkpoints SET position = :p WHERE name = 'order_views'"), {"p": position}
+            )
+
+    expected = await snapshot.search(**search)
+    assert await one_statement.search(**search) == expected
+    assert expected.position == (position or 0)
+    size = search["page_size"]
+    expected = await snapshot.customer_orders(customer, status=search["status"], page=search["page"], page_size=size)
+    got = await one_statement.customer_orders(customer, status=search["status"], page=search["page"], page_size=size)
+    assert got == expected
+    assert got.total == sum(1 for row in rows if row["customer_id"] == customer and search["status"] in (None, row["status"]))
