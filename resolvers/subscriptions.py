@@ -60,7 +60,10 @@ class Subscription:
         versions = order_updates(services.tracker, reader, str(order_id))
         try:
             async for view in versions:
-                yield Order.from_view(view)
+                order = Order.from_view(view)
+                del view  # not kept while the next version is awaited (see order_updates)
+                yield order
+                del order
         finally:
             await versions.aclose()
 
