@@ -52,6 +52,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from orderly.app import create_app
     from orderly.serving import uvicorn_config
+    from resolvers.subscription_tally import SUBSCRIPTIONS
 
     refusal = open_serve_refusal(settings.auth, settings.host)
     if refusal is not None:
@@ -64,7 +65,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # The process starts here, so it may freeze its heap once the services have started, and
     # keep freezing what its open subscriptions hold.
     try:
-        app = create_app(settings, after_start=frozen_heap)
+        app = create_app(settings, after_start=lambda: frozen_heap(SUBSCRIPTIONS))
     except SettingsError as error:  # e.g. a JWK Set file that cannot be read
         print(f"orderly serve: {error}", file=sys.stderr)
         return 2

@@ -1,5 +1,5 @@
 """The heap freezer: survivors frozen by batch (out of every collection), and frozen garbage
-cycles collected again once enough frozen objects have died (freezing does not leak)."""
+cycles collected again once many subscriptions have closed (freezing does not leak)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from orderly.gc_tuning import HeapFreezer, frozen_heap
+from resolvers.subscription_tally import SubscriptionTally
 
 
 class Node:
@@ -36,7 +37,7 @@ def thawed_heap() -> Iterator[None]:
 
 
 def test_survivors_are_frozen_once_they_are_a_batch() -> None:
-    freezer = HeapFreezer(batch=5_000)
+    freezer = HeapFreezer(SubscriptionTally(), batch=5_000)
     kept = [[number] for number in range(20_000)]
     gc.collect()
     assert gc.get_freeze_count() == 0
@@ -49,35 +50,48 @@ def test_survivors_are_frozen_once_they_are_a_batch() -> None:
 
 
 def test_a_small_heap_is_left_alone() -> None:
-    freezer = HeapFreezer(batch=10**9)
+    freezer = HeapFreezer(SubscriptionTally(), batch=10**9)
     freezer.step()
     assert (freezer.freezes, freezer.thaws, gc.get_freeze_count()) == (0, 0, 0)
 
 
-def test_frozen_garbage_cycles_are_collected_once_enough_frozen_objects_died() -> None:
-    freezer = HeapFreezer(batch=1_000)
-    cycles = [Node() for _ in range(2_000)]
+def test_frozen_garbage_cycles_are_collected_once_as_many_subscriptions_closed_as_are_open() -> None:
+    tally = SubscriptionTally()
+    freezer = HeapFreezer(tally, batch=1_000, thaw_after=10)
+    subscriptions = [tally.running() for _ in range(30)]
+    for subscription in subscriptions:
+        subscription.__enter__()
+    cycles = [Node() for _ in range(2_000)]  # what the subscriptions hold
     alive = [weakref.ref(node) for node in cycles]
-    # More objects than the rest of the heap, so that their death frees most of what is frozen.
-    others = [[number] for number in range(len(gc.get_objects()) + 20_000)]
     freezer.step()
     assert freezer.freezes == 1
-    del cycles
+    del cycles  # the subscriptions end; their cycles are garbage now
     gc.collect()
     assert all(ref() is not None for ref in alive), "frozen cycles are out of the collector's reach"
+    for subscription in subscriptions[:14]:
+        subscription.__exit__(None, None, None)
     freezer.step()
-    assert freezer.thaws == 0  # few frozen objects died: not yet worth a full collection
-    del others  # freed by reference counting although frozen: most of the frozen heap is gone
-    assert freezer.freed_since_thaw() >= 20_000
+    assert freezer.thaws == 0  # 14 closed, 16 open: not yet worth a full collection
+    subscriptions[14].__exit__(None, None, None)
     freezer.step()
     assert freezer.thaws == 1
     assert all(ref() is None for ref in alive)
-    assert freezer.freed_since_thaw() == 0
+    freezer.step()
+    assert freezer.thaws == 1  # counted from the last thaw
+
+
+def test_the_tally_counts_subscriptions_however_they_end() -> None:
+    tally = SubscriptionTally()
+    with tally.running():
+        assert (tally.opened, tally.closed, tally.open) == (1, 0, 1)
+    with pytest.raises(ValueError), tally.running():
+        raise ValueError("the subscription failed")
+    assert (tally.opened, tally.closed, tally.open) == (2, 2, 0)
 
 
 async def test_the_freezer_runs_while_the_block_does_and_stops_with_it() -> None:
     before = {task.get_name() for task in asyncio.all_tasks()}
-    async with frozen_heap() as freezer:
+    async with frozen_heap(SubscriptionTally()) as freezer:
         assert "heap-freezer" in {task.get_name() for task in asyncio.all_tasks()} - before
         assert gc.get_freeze_count() > 0  # the start-up objects
         assert freezer.thaws == 0
