@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 
 class SubscriptionTally:
-    """Subscriptions opened and closed so far; plain counters, read without locks on the event loop."""
+    """Subscriptions opened and closed so far; plain counters, read without locks on the event loop.
+
+    `with tally:` counts one subscription for the block's lifetime, however it ends; the tally
+    is its own context manager, so an open subscription holds no object of its own for it.
+    """
 
     __slots__ = ("closed", "opened")
 
@@ -20,14 +23,13 @@ class SubscriptionTally:
         """Subscriptions running now."""
         return self.opened - self.closed
 
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        """Count one subscription for the block's lifetime, however it ends."""
+    def __enter__(self) -> None:
         self.opened += 1
-        try:
-            yield
-        finally:
-            self.closed += 1
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.closed += 1
 
 
 # One per process, like the metrics' counters: every schema of the process counts here.

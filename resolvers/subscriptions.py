@@ -41,7 +41,7 @@ class Subscription:
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
         reader = visible_orders(info.context.principal, services.order_reader)
-        with SUBSCRIPTIONS.running():
+        with SUBSCRIPTIONS:
             view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
             if view is None or view.version < min_version:
                 raise ConsistencyTimeoutError(
@@ -62,7 +62,7 @@ class Subscription:
         log_context.annotate(order_id=str(order_id))
         reader = visible_orders(info.context.principal, services.order_reader)
         versions = order_updates(services.tracker, reader, str(order_id))
-        with SUBSCRIPTIONS.running():
+        with SUBSCRIPTIONS:
             try:
                 async for view in versions:
                     order = Order.from_view(view)
@@ -85,7 +85,7 @@ class Subscription:
         check_projection(name, services.projection_names)
         log_context.annotate(projection=name)
         timeout = timeout_seconds(timeout_ms)
-        with SUBSCRIPTIONS.running():
+        with SUBSCRIPTIONS:
             reached = await services.tracker.wait_for_position(name, position, timeout)
             if not reached:
                 raise ConsistencyTimeoutError(

@@ -58,9 +58,8 @@ def test_a_small_heap_is_left_alone() -> None:
 def test_frozen_garbage_cycles_are_collected_once_as_many_subscriptions_closed_as_are_open() -> None:
     tally = SubscriptionTally()
     freezer = HeapFreezer(tally, batch=1_000, thaw_after=10)
-    subscriptions = [tally.running() for _ in range(30)]
-    for subscription in subscriptions:
-        subscription.__enter__()
+    for _ in range(30):
+        tally.__enter__()  # 30 subscriptions open
     cycles = [Node() for _ in range(2_000)]  # what the subscriptions hold
     alive = [weakref.ref(node) for node in cycles]
     freezer.step()
@@ -68,11 +67,11 @@ def test_frozen_garbage_cycles_are_collected_once_as_many_subscriptions_closed_a
     del cycles  # the subscriptions end; their cycles are garbage now
     gc.collect()
     assert all(ref() is not None for ref in alive), "frozen cycles are out of the collector's reach"
-    for subscription in subscriptions[:14]:
-        subscription.__exit__(None, None, None)
+    for _ in range(14):
+        tally.__exit__(None, None, None)
     freezer.step()
     assert freezer.thaws == 0  # 14 closed, 16 open: not yet worth a full collection
-    subscriptions[14].__exit__(None, None, None)
+    tally.__exit__(None, None, None)
     freezer.step()
     assert freezer.thaws == 1
     assert all(ref() is None for ref in alive)
@@ -82,9 +81,9 @@ def test_frozen_garbage_cycles_are_collected_once_as_many_subscriptions_closed_a
 
 def test_the_tally_counts_subscriptions_however_they_end() -> None:
     tally = SubscriptionTally()
-    with tally.running():
+    with tally:
         assert (tally.opened, tally.closed, tally.open) == (1, 0, 1)
-    with pytest.raises(ValueError), tally.running():
+    with pytest.raises(ValueError), tally:
         raise ValueError("the subscription failed")
     assert (tally.opened, tally.closed, tally.open) == (2, 2, 0)
 
