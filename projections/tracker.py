@@ -32,6 +32,11 @@ from projections.read_models import ReadModelStore
 
 log = logging.getLogger(__name__)
 
+# A poll that finds a checkpoint beyond the notices has most often run between a projector's
+# commit and its notice: the tracker waits this long for the notice (polling again then) before
+# every listener of the projection is told to re-read (with 50,000 subscriptions, 50,000 reads).
+GAP_GRACE = 0.2  # seconds
+
 
 class ProjectionTracker:
     """Latest known checkpoints, listeners' inboxes and waits for a position."""
@@ -50,6 +55,8 @@ class ProjectionTracker:
         self._listeners: dict[str, Fanout[str | None]] = {name: Fanout() for name in self._names}
         self._task = BackgroundTask(self._run, "projection-tracker")
         self._poll_soon = False
+        # projection -> (a checkpoint a poll saw beyond the notices, when it first did)
+        self._ahead: dict[str, tuple[int, float]] = {}
         self.polls = 0  # checkpoint reads so far (one per poll, however many listeners)
 
     async def start(self) -> None:
@@ -149,6 +156,8 @@ class ProjectionTracker:
                             self._poll_soon = False
                             next_poll = loop.time() + self._poll_interval
                             await self._poll()
+                            if self._ahead:  # look again soon: resync then if the notices have not caught up
+                                next_poll = min(next_poll, min(seen for _, seen in self._ahead.values()) + GAP_GRACE)
                         notice = await inbox.get(timeout=max(0.0, next_poll - loop.time()))
                         if notice is not None:
                             self._on_notice(notice)
@@ -185,7 +194,13 @@ class ProjectionTracker:
     def _observe(self, name: str, position: int) -> None:
         known = self._known[name]
         if known == position:
+            self._ahead.pop(name, None)
             return
+        if known is not None and position > known:
+            _, seen = self._ahead.setdefault(name, (position, asyncio.get_running_loop().time()))
+            if asyncio.get_running_loop().time() - seen < GAP_GRACE:
+                return  # its notice may be on its way
+        self._ahead.pop(name, None)
         if known is not None and position > known:
             log.debug("projection %s: poll found %d beyond notices (%d)", name, position, known)
         # Newer than the notices said (some were lost or are late), or older (a rebuild):
@@ -214,6 +229,8 @@ class ProjectionTracker:
         if known is not None and position <= known:
             return  # a duplicate, or late: a poll already moved past it
         self._set(name, position)
+        if self._ahead.get(name, (position + 1, 0.0))[0] <= position:
+            del self._ahead[name]  # the notices caught up with the poll
         if known is not None and notice.from_position <= known:
             self._deliver(name, notice)
         else:
