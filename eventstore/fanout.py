@@ -1,12 +1,17 @@
 """Local fan-out: delivers each notice to every inbox of this process registered under its key.
 
 The buses key inboxes by channel; the projection tracker keys them by stream id.
+
+An API process may hold tens of thousands of inboxes (one per open subscription), so an
+inbox is one small object: no asyncio.Queue (three deques, an Event and their futures),
+a deque only while notices wait, and a future only while its reader waits. Each key's
+inboxes sit in a dict used as an ordered set (one inbox under most keys).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import deque
 from collections.abc import AsyncIterator, Hashable, Iterable
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
@@ -20,55 +25,85 @@ K = TypeVar("K", bound=Hashable)
 
 
 class Inbox:
-    """A bounded queue; when it overflows it drops its backlog and holds RESYNC instead."""
+    """A bounded queue of notices for one reader; when it overflows it drops its backlog and holds RESYNC instead."""
+
+    __slots__ = ("_notices", "_size", "_waiter")
 
     def __init__(self, size: int = INBOX_SIZE) -> None:
-        self._queue: asyncio.Queue[Notice] = asyncio.Queue(maxsize=size)
+        self._size = size
+        self._notices: deque[Notice] | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def put(self, notice: Notice) -> None:
         """Deliver without blocking the publisher; a slow reader is told to resync."""
-        try:
-            self._queue.put_nowait(notice)
-        except asyncio.QueueFull:
+        notices = self._notices
+        if notices is None:
+            notices = self._notices = deque()
+        if len(notices) >= self._size:
             observe_inbox_overflow()
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(RESYNC)
+            notices.clear()
+            notices.append(RESYNC)
+        else:
+            notices.append(notice)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def get(self, timeout: float | None = None) -> Notice | None:
         """The next notice, or None after timeout seconds."""
-        if timeout is None:
-            return await self._queue.get()
-        if timeout <= 0:
-            return self._queue.get_nowait() if not self._queue.empty() else None
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
-        # that lands just as an item arrives, and a stopping task would keep running.
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._queue.get()
-        except TimeoutError:
-            return None
+        if not self._notices:
+            if timeout is not None and timeout <= 0:
+                return None
+            if self._waiter is not None:
+                raise RuntimeError("an inbox has one reader at a time")
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                if timeout is None:
+                    await waiter
+                else:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+                    # that lands just as a notice arrives, and a stopping task would keep running.
+                    async with asyncio.timeout(timeout):
+                        await waiter
+            except TimeoutError:
+                if not self._notices:  # a notice that came with the timeout is still read
+                    return None
+            finally:
+                self._waiter = None
+        notices = self._notices
+        assert notices, "a woken inbox holds a notice"
+        notice = notices.popleft()
+        if not notices:
+            self._notices = None  # an idle inbox keeps no deque (one per open subscription)
+        return notice
 
 
 class Fanout(Generic[K]):
     """The inboxes of one process, by key."""
 
     def __init__(self) -> None:
-        self._inboxes: dict[K, set[Inbox]] = defaultdict(set)
+        # Per key, its inboxes as the keys of a dict: an insertion-ordered set, O(1) removal.
+        self._inboxes: dict[K, dict[Inbox, None]] = {}
+        self._open = 0
 
     @asynccontextmanager
     async def subscribe(self, *keys: K) -> AsyncIterator[Inbox]:
         """Register an inbox for the keys; always unregistered on exit."""
         inbox = Inbox()
         for key in keys:
-            self._inboxes[key].add(inbox)
+            members = self._inboxes.get(key)
+            if members is None:
+                members = self._inboxes[key] = {}
+            members[inbox] = None
+        self._open += 1
         try:
             yield inbox
         finally:
+            self._open -= 1
             for key in keys:
                 members = self._inboxes.get(key)
                 if members is not None:
-                    members.discard(inbox)
+                    members.pop(inbox, None)
                     if not members:
                         del self._inboxes[key]
 
@@ -93,4 +128,8 @@ class Fanout(Generic[K]):
 
     def count(self) -> int:
         """Open inboxes."""
-        return len({inbox for members in self._inboxes.values() for inbox in members})
+        return self._open
+
+    def keys(self) -> int:
+        """Keys with at least one inbox (for leak checks: none once every inbox is closed)."""
+        return len(self._inboxes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,10 +37,11 @@ def create_app(
     settings: Settings | None = None,
     *,
     container: Container | None = None,
-    after_start: Callable[[], None] | None = None,
+    after_start: Callable[[], AbstractAsyncContextManager[object]] | None = None,
 ) -> Starlette:
-    """The whole server for these settings; nothing starts until the lifespan runs, which calls
-    `after_start` (the CLI's process-wide tuning) once the services have started."""
+    """The whole server for these settings; nothing starts until the lifespan runs, which enters
+    `after_start()` (the CLI's process-wide tuning) once the services have started and leaves it
+    before they stop."""
     container = container or build_container(settings or Settings.from_mapping())
     if container.services is None:
         raise ValueError("the API needs a container built with api=True")
@@ -78,9 +79,10 @@ def create_app(
         await container.start()
         try:
             await exporter.start()
-            if after_start is not None:
-                after_start()
-            yield
+            async with AsyncExitStack() as tuning:
+                if after_start is not None:
+                    await tuning.enter_async_context(after_start())
+                yield
         finally:
             await exporter.stop()
             await guards.close()

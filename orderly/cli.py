@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from orderly.auth.settings import describe, open_serve_refusal
 from orderly.bootstrap import build_container
-from orderly.gc_tuning import freeze_startup_objects
+from orderly.gc_tuning import freeze_startup_objects, frozen_heap
 from orderly.log_config import configure_logging
 from orderly.metrics_exporter import MetricsExporter
 from orderly.migrate import migrate
@@ -52,6 +52,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from orderly.app import create_app
     from orderly.serving import uvicorn_config
+    from resolvers.subscription_tally import SUBSCRIPTIONS
 
     refusal = open_serve_refusal(settings.auth, settings.host)
     if refusal is not None:
@@ -61,9 +62,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.with_changes(run_projectors=False)
     if settings.is_embedded:
         asyncio.run(migrate(settings.database_url))
-    # The process starts here, so it may freeze its heap once the services have started.
+    # The process starts here, so it may freeze its heap once the services have started, and
+    # keep freezing what its open subscriptions hold.
     try:
-        app = create_app(settings, after_start=freeze_startup_objects)
+        app = create_app(settings, after_start=lambda: frozen_heap(SUBSCRIPTIONS))
     except SettingsError as error:  # e.g. a JWK Set file that cannot be read
         print(f"orderly serve: {error}", file=sys.stderr)
         return 2

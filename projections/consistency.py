@@ -120,6 +120,9 @@ async def order_updates(tracker: ProjectionWatch, orders: OrderReader, order_id:
         if view is not None:
             version = view.version
             yield view
+        # An order may stay quiet for hours while this waits: hold its version, not its view
+        # (rows and items of every open subscription).
+        view = None
         while True:
             notice = await inbox.get()
             if notice is None or isinstance(notice, StreamParked) or not _concerns(notice, order_id, version):
@@ -128,3 +131,4 @@ async def order_updates(tracker: ProjectionWatch, orders: OrderReader, order_id:
             if view is not None and view.version > version:
                 version = view.version
                 yield view
+            view = None

@@ -80,6 +80,10 @@ class ProjectionTracker:
         """Open listener inboxes (for leak checks)."""
         return sum(listeners.count() for listeners in self._listeners.values())
 
+    def listened_streams(self) -> int:
+        """Keys (stream ids, and None for every notice) with an open listener (for leak checks)."""
+        return sum(listeners.keys() for listeners in self._listeners.values())
+
     def listen(self, name: str, key: str | None = None) -> AbstractAsyncContextManager[Subscription]:
         """An inbox of the projection's notices, with RESYNC whenever some may have been missed.
 

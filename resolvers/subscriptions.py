@@ -13,6 +13,7 @@ from resolvers.arguments import check_min_version, check_projection, timeout_sec
 from resolvers.authorization import ANY_ROLE, Authorized, visible_orders
 from resolvers.confirmation import confirmation
 from resolvers.input_values import ValidInput
+from resolvers.subscription_tally import SUBSCRIPTIONS
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
 from schema.scalars import Position
@@ -40,11 +41,14 @@ class Subscription:
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
         reader = visible_orders(info.context.principal, services.order_reader)
-        view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
-        if view is None or view.version < min_version:
-            raise ConsistencyTimeoutError(f"order {order_id} did not reach version {min_version} within {timeout_ms} ms")
-        with confirmation("orderProjected", ORDER_VIEWS, view.position):
-            yield Order.from_view(view)
+        with SUBSCRIPTIONS:
+            view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
+            if view is None or view.version < min_version:
+                raise ConsistencyTimeoutError(
+                    f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
+                )
+            with confirmation("orderProjected", ORDER_VIEWS, view.position):
+                yield Order.from_view(view)
 
     @strawberry.subscription(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
@@ -58,11 +62,15 @@ class Subscription:
         log_context.annotate(order_id=str(order_id))
         reader = visible_orders(info.context.principal, services.order_reader)
         versions = order_updates(services.tracker, reader, str(order_id))
-        try:
-            async for view in versions:
-                yield Order.from_view(view)
-        finally:
-            await versions.aclose()
+        with SUBSCRIPTIONS:
+            try:
+                async for view in versions:
+                    order = Order.from_view(view)
+                    del view  # not kept while the next version is awaited (see order_updates)
+                    yield order
+                    del order
+            finally:
+                await versions.aclose()
 
     @strawberry.subscription(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
@@ -77,10 +85,13 @@ class Subscription:
         check_projection(name, services.projection_names)
         log_context.annotate(projection=name)
         timeout = timeout_seconds(timeout_ms)
-        reached = await services.tracker.wait_for_position(name, position, timeout)
-        if not reached:
-            raise ConsistencyTimeoutError(f"projection {name} did not reach position {position} within {timeout_ms} ms")
-        status = await services.status(name)
-        assert status is not None, "check_projection let an unknown projection through"
-        with confirmation("projectionCaughtUp", name, position):
-            yield ProjectionStatus.from_view(status)
+        with SUBSCRIPTIONS:
+            reached = await services.tracker.wait_for_position(name, position, timeout)
+            if not reached:
+                raise ConsistencyTimeoutError(
+                    f"projection {name} did not reach position {position} within {timeout_ms} ms"
+                )
+            status = await services.status(name)
+            assert status is not None, "check_projection let an unknown projection through"
+            with confirmation("projectionCaughtUp", name, position):
+                yield ProjectionStatus.from_view(status)
