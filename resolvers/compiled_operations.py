@@ -53,6 +53,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
+from resolvers.compiled_mutations import CompiledMutations
 from resolvers.compiled_objects import DocumentPlans, use_document
 from resolvers.document_cache import CachedDocument, DocumentCache
 from resolvers.operation_budget import refuse_oversized
@@ -108,6 +109,7 @@ class CompiledOperations:
         self.cache = cache
         self.checks = checks
         self.execution_context_class = execution_context_class
+        self.mutations = CompiledMutations(schema, checks)  # the order mutations' road
 
     async def execute(
         self,
@@ -121,9 +123,11 @@ class CompiledOperations:
         if not isinstance(variables, dict | None):
             return None  # strawberry's road says what is wrong with them
         entry = self.cache.get(query)
-        plan = None if entry is None else plan_for(entry, operation_name)
-        if entry is None or plan is None:
+        if entry is None:
             return None
+        plan = plan_for(entry, operation_name)
+        if plan is None:
+            return await self.mutations.execute(entry, variables, context, operation_name)
         checks = self.checks
         if self._cost(plan, variables) > checks.max_cost:
             return None  # strawberry's road refuses it, with its error and metrics

@@ -19,73 +19,94 @@ from schema.types import CommandResult
 Info = strawberry.Info[Context, None]
 
 
-async def _dispatch(services: Services, command: Command) -> CommandResult:
+async def dispatch(services: Services, command: Command) -> CommandResult:
+    """Run the command; its ids join the operation's log scope first (an error logged carries them)."""
     log_context.annotate(command_id=command.command_id, order_id=command.order_id)
     result = await services.commands.dispatch(command)
     return CommandResult.from_result(result, command.command_id)
+
+
+# Each input becomes its command here, on strawberry's road (the Mutation root below) and on the
+# compiled one (resolvers/compiled_mutations.py), after ValidInput and the role check ran.
+
+
+def create_order_command(context: Context, input: CreateOrderInput) -> CreateOrder:
+    """A CreateOrder for the principal: its customer (FORBIDDEN to name another), its issuer, its order id."""
+    services = context.services
+    principal = context.principal
+    customer_id = new_order_customer(principal, None if input.customer_id is None else str(input.customer_id))
+    issuer = issuer_of(principal)
+    key = command_id(input.command_id, services.new_id())
+    return CreateOrder(
+        command_id=key,
+        issued_at=services.clock.now(),
+        # Derived from the scoped key: two subjects' equal commandIds name two orders.
+        order_id=new_order_id(input.order_id, command_key(key, issuer)),
+        customer_id=customer_id,
+        items=tuple(LineItem(product_id=item.product_id, quantity=item.quantity, price=item.price) for item in input.items),
+        shipping_address=input.shipping_address.to_address(),
+        issuer=issuer,
+    )
+
+
+def add_order_item_command(context: Context, input: AddOrderItemInput) -> AddOrderItem:
+    """An AddOrderItem (expectedVersion, when given, zero or more)."""
+    services = context.services
+    check_expected_version(input.expected_version)
+    return AddOrderItem(
+        command_id=command_id(input.command_id, services.new_id()),
+        issued_at=services.clock.now(),
+        order_id=str(input.order_id),
+        item=LineItem(product_id=input.product_id, quantity=input.quantity, price=input.price),
+        expected_version=input.expected_version,
+        issuer=issuer_of(context.principal),
+    )
+
+
+def ship_order_command(context: Context, input: ShipOrderInput) -> ShipOrder:
+    """A ShipOrder (expectedVersion, when given, zero or more)."""
+    services = context.services
+    check_expected_version(input.expected_version)
+    return ShipOrder(
+        command_id=command_id(input.command_id, services.new_id()),
+        issued_at=services.clock.now(),
+        order_id=str(input.order_id),
+        expected_version=input.expected_version,
+        issuer=issuer_of(context.principal),
+    )
+
+
+def cancel_order_command(context: Context, input: CancelOrderInput) -> CancelOrder:
+    """A CancelOrder with its reason (expectedVersion, when given, zero or more)."""
+    services = context.services
+    check_expected_version(input.expected_version)
+    return CancelOrder(
+        command_id=command_id(input.command_id, services.new_id()),
+        issued_at=services.clock.now(),
+        order_id=str(input.order_id),
+        reason=input.reason,
+        expected_version=input.expected_version,
+        issuer=issuer_of(context.principal),
+    )
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def create_order(self, info: Info, input: CreateOrderInput) -> CommandResult:
-        services = info.context.services
-        principal = info.context.principal
-        customer_id = new_order_customer(principal, None if input.customer_id is None else str(input.customer_id))
-        issuer = issuer_of(principal)
-        key = command_id(input.command_id, services.new_id())
-        command = CreateOrder(
-            command_id=key,
-            issued_at=services.clock.now(),
-            # Derived from the scoped key: two subjects' equal commandIds name two orders.
-            order_id=new_order_id(input.order_id, command_key(key, issuer)),
-            customer_id=customer_id,
-            items=tuple(LineItem(product_id=item.product_id, quantity=item.quantity, price=item.price) for item in input.items),
-            shipping_address=input.shipping_address.to_address(),
-            issuer=issuer,
-        )
-        return await _dispatch(services, command)
+        return await dispatch(info.context.services, create_order_command(info.context, input))
 
     @strawberry.mutation(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def add_order_item(self, info: Info, input: AddOrderItemInput) -> CommandResult:
-        services = info.context.services
-        check_expected_version(input.expected_version)
-        command = AddOrderItem(
-            command_id=command_id(input.command_id, services.new_id()),
-            issued_at=services.clock.now(),
-            order_id=str(input.order_id),
-            item=LineItem(product_id=input.product_id, quantity=input.quantity, price=input.price),
-            expected_version=input.expected_version,
-            issuer=issuer_of(info.context.principal),
-        )
-        return await _dispatch(services, command)
+        return await dispatch(info.context.services, add_order_item_command(info.context, input))
 
     @strawberry.mutation(extensions=[ValidInput(), Authorized(STAFF)])
     async def ship_order(self, info: Info, input: ShipOrderInput) -> CommandResult:
-        services = info.context.services
-        check_expected_version(input.expected_version)
-        command = ShipOrder(
-            command_id=command_id(input.command_id, services.new_id()),
-            issued_at=services.clock.now(),
-            order_id=str(input.order_id),
-            expected_version=input.expected_version,
-            issuer=issuer_of(info.context.principal),
-        )
-        return await _dispatch(services, command)
+        return await dispatch(info.context.services, ship_order_command(info.context, input))
 
     @strawberry.mutation(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def cancel_order(self, info: Info, input: CancelOrderInput) -> CommandResult:
-        services = info.context.services
-        check_expected_version(input.expected_version)
-        command = CancelOrder(
-            command_id=command_id(input.command_id, services.new_id()),
-            issued_at=services.clock.now(),
-            order_id=str(input.order_id),
-            reason=input.reason,
-            expected_version=input.expected_version,
-            issuer=issuer_of(info.context.principal),
-        )
-        return await _dispatch(services, command)
+        return await dispatch(info.context.services, cancel_order_command(info.context, input))
 
     retry_parked_stream = strawberry.mutation(
         resolver=retry_parked_stream,
