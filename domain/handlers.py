@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from decimal import Decimal
+from functools import cache
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]  # json.dumps' own (C) function
 
 from domain.commands import Command, CreateOrder
 from domain.decider import INITIAL_STATE, as_seen_by, decide, fold
@@ -22,13 +25,36 @@ _NOT_FINGERPRINTED = ("command_id", "issued_at", "issuer")
 
 def fingerprint(command: Command) -> str:
     """A digest of what the command asks for (not its id, timestamp or issuer, which the key holds)."""
-    fields = {
+    try:
+        canonical = canonical_json(command)
+    except _Unlisted:
+        canonical = json.dumps([type(command).__name__, _fields(command)], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def canonical_json(command: Command) -> str:
+    """`json.dumps([type name, fields], sort_keys=True, default=str)` of the command, character for
+    character, written out directly (a quarter of the time); _Unlisted for a value it does not know.
+
+    Stored fingerprints were made by that call, and a retried command must still match them
+    (tests/domain/test_fingerprint.py compares the two on generated commands).
+    """
+    parts = ["[", encode_basestring_ascii(type(command).__name__), ", "]
+    _encode_object(command, _fingerprinted_names(type(command)), parts)
+    parts.append("]")
+    return "".join(parts)
+
+
+class _Unlisted(Exception):  # noqa: N818 - a signal: json.dumps encodes this command
+    """A value canonical_json does not write itself."""
+
+
+def _fields(command: Command) -> dict[str, object]:
+    return {
         field.name: _plain(getattr(command, field.name))
         for field in dataclasses.fields(command)
         if field.name not in _NOT_FINGERPRINTED
     }
-    canonical = json.dumps([type(command).__name__, fields], sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _plain(value: object) -> object:
@@ -38,6 +64,57 @@ def _plain(value: object) -> object:
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
     return value
+
+
+@cache
+def _fingerprinted_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field name, its JSON key and separator) of a command, in sorted order, without the key's fields."""
+    names = sorted(field.name for field in dataclasses.fields(cls) if field.name not in _NOT_FINGERPRINTED)
+    return tuple((name, encode_basestring_ascii(name) + ": ") for name in names)
+
+
+@cache
+def _value_names(cls: type) -> tuple[tuple[str, str], ...]:
+    names = sorted(field.name for field in dataclasses.fields(cls))
+    return tuple((name, encode_basestring_ascii(name) + ": ") for name in names)
+
+
+def _encode_object(value: object, names: tuple[tuple[str, str], ...], parts: list[str]) -> None:
+    parts.append("{")
+    first = True
+    for name, key in names:
+        if not first:
+            parts.append(", ")
+        first = False
+        parts.append(key)
+        _encode(getattr(value, name), parts)
+    parts.append("}")
+
+
+def _encode(value: object, parts: list[str]) -> None:
+    # Exact types only: a subclass (an enum, a str or int subtype) may encode otherwise.
+    kind = type(value)
+    if kind is str:
+        parts.append(encode_basestring_ascii(value))  # type: ignore[arg-type]
+    elif kind is int:
+        parts.append(int.__repr__(value))  # type: ignore[arg-type]
+    elif value is None:
+        parts.append("null")
+    elif kind is bool:
+        parts.append("true" if value else "false")
+    elif kind is Decimal:
+        parts.append(encode_basestring_ascii(str(value)))  # default=str
+    elif kind is tuple or kind is list:
+        parts.append("[")
+        for index, item in enumerate(value):  # type: ignore[arg-type]
+            if index:
+                parts.append(", ")
+            _encode(item, parts)
+        parts.append("]")
+    elif dataclasses.is_dataclass(kind):
+        _encode_object(value, _value_names(kind), parts)
+    else:
+        raise _Unlisted
 
 
 async def handle_order_command(command: Command, store: EventStore) -> AppendResult:
