@@ -96,8 +96,13 @@ def _json_decoder(cls: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(cls)
 
 
+_AS_IS = frozenset({str, int, bool, type(None)})  # JSON as they stand: most of an event's values
+
+
 def _encode_value(value: Any) -> Any:
     kind = type(value)
+    if kind in _AS_IS:
+        return value
     if kind is Decimal:
         return str(value)
     if kind is datetime:

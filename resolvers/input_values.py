@@ -66,10 +66,18 @@ def canonical(path: str, name: str, value: Any) -> Any:
     if isinstance(value, list):
         return [canonical(f"{path}[{index}]", name, item) for index, item in enumerate(value)]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            inner = getattr(value, field.name)
-            setattr(value, field.name, canonical(f"{path}.{graphql_name(field.name)}", field.name, inner))
+        for field_name, client_name in _input_fields(type(value)):
+            inner = getattr(value, field_name)
+            if inner is None or type(inner) is int:
+                continue  # nothing to check: a null, a number
+            setattr(value, field_name, canonical(f"{path}.{client_name}", field_name, inner))
     return value
+
+
+@cache
+def _input_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """An input class's fields: (Python name, the name the client wrote)."""
+    return tuple((field.name, graphql_name(field.name)) for field in dataclasses.fields(cls))
 
 
 @cache
