@@ -41,6 +41,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLID,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
@@ -48,6 +49,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     ListTypeNode,
     NamedTypeNode,
     NonNullTypeNode,
@@ -87,6 +89,7 @@ COMMAND_BUILDERS: dict[str, Callable[[Any, Any], Any]] = {
 }
 KNOWN_EXTENSIONS = (ValidInput, Authorized)
 Coerce = Callable[[Any], Any]
+_TEXT_PARSERS = (GraphQLString.parse_value, GraphQLID.parse_value)  # a str is taken as it is
 
 
 class TakeStrawberrysRoad(Exception):  # noqa: N818 - a signal, not an error
@@ -342,22 +345,26 @@ def _input_object_coercer(type_: GraphQLInputObjectType) -> Coerce | None:
         for field in definition.fields
         if field.default_value is MISSING and field.default_factory is MISSING
     }
-    fields: dict[str, tuple[str, Coerce, bool, Any]] = {}
+    fields: dict[str, tuple[str, Coerce, bool, Any, type | None]] = {}
     for name, field in type_.fields.items():
         strawberry_field = field.extensions.get(STRAWBERRY_DEFINITION)
         coerce = _coercer(field.type)
         if strawberry_field is None or coerce is None or field.out_name is not None or field.default_value not in (None, Undefined):
             return None
         required = isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
-        fields[name] = (strawberry_field.python_name, coerce, required, field.default_value)
+        leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        as_is = str if isinstance(leaf, GraphQLScalarType) and leaf.parse_value in _TEXT_PARSERS else None
+        fields[name] = (strawberry_field.python_name, coerce, required, field.default_value, as_is)
 
     def input_object(value: Any) -> Any:
         if type(value) is not dict or not value.keys() <= fields.keys():
             raise TakeStrawberrysRoad
         kwargs = dict(implicit)
-        for name, (python_name, coerce, required, default) in fields.items():
+        for name, (python_name, coerce, required, default, as_is) in fields.items():
             given = value.get(name, Undefined)
-            if given is not Undefined:
+            if type(given) is as_is:
+                kwargs[python_name] = given  # what String's and ID's parse_value return for a str
+            elif given is not Undefined:
                 kwargs[python_name] = coerce(given)
             elif required:
                 raise TakeStrawberrysRoad
