@@ -34,9 +34,8 @@ compares the two roads on generated inputs.
 from __future__ import annotations
 
 import time
-from dataclasses import MISSING
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from typing import Any
 
 from graphql import (
@@ -77,6 +76,7 @@ from resolvers.operation_cost import operation_cost
 from resolvers.operation_metrics import OPERATION_SECONDS, count_errors
 from resolvers.operation_scope import operation_scope
 from schema.errors import assign_codes
+from schema.read_gate import request_reads
 
 MUTATION = OperationType.MUTATION.value
 STRAWBERRY_DEFINITION = "strawberry-definition"  # strawberry's back-reference on every GraphQL type and field
@@ -166,7 +166,8 @@ class CompiledMutations:
                 kwargs = extension.map_arguments(kwargs)
             require_role(context.principal, plan.roles)
             command = plan.build(context, kwargs[plan.argument])
-            result = await dispatch(context.services, command)
+            with request_reads(checks.max_concurrent_reads):  # as OperationBudget runs every operation
+                result = await dispatch(context.services, command)
         except Exception as error:  # noqa: BLE001 - graphql-core's field error: located, then coded
             errors = [located_error(error, [plan.field_node], [plan.response_key])]
             assign_codes(errors)
@@ -207,7 +208,7 @@ class CompiledMutations:
         if variable is None or strawberry_field is None or len(field.args) != 1:
             return None
         (argument_name, argument), = field.args.items()
-        if field_node.arguments[0].name.value != argument_name:
+        if field_node.arguments is None or field_node.arguments[0].name.value != argument_name:
             return None
         extensions = tuple(strawberry_field.extensions)
         if not all(isinstance(extension, KNOWN_EXTENSIONS) for extension in extensions):
@@ -245,6 +246,8 @@ def _render(plan: MutationPlan, result: Any) -> dict[str, Any]:
 
 def _single_variable(operation: OperationDefinitionNode, field_node: FieldNode) -> str | None:
     """The variable the field's only argument is, when the operation declares just it, with no default."""
+    if not field_node.arguments or not operation.variable_definitions:
+        return None
     if len(field_node.arguments) != 1 or len(operation.variable_definitions) != 1:
         return None
     value = field_node.arguments[0].value
@@ -349,7 +352,8 @@ def _input_object_coercer(type_: GraphQLInputObjectType) -> Coerce | None:
     for name, field in type_.fields.items():
         strawberry_field = field.extensions.get(STRAWBERRY_DEFINITION)
         coerce = _coercer(field.type)
-        if strawberry_field is None or coerce is None or field.out_name is not None or field.default_value not in (None, Undefined):
+        unusual = field.out_name is not None or field.default_value not in (None, Undefined)
+        if strawberry_field is None or coerce is None or unusual:
             return None
         required = isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
         leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type

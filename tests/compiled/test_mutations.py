@@ -43,7 +43,9 @@ STRAWBERRY = build_schema(compiled=False)
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 FIRST, SECOND = "cust-first", "cust-second"
 DOCUMENTS = {"create": CREATE, "add": ADD_ITEM, "ship": SHIP, "cancel": CANCEL}
-ALIASED = "mutation Aliased($in: CreateOrderInput!) { made: createOrder(input: $in) { id: orderId __typename v: version version } }"
+ALIASED = (
+    "mutation Aliased($in: CreateOrderInput!) { made: createOrder(input: $in) { id: orderId __typename v: version version } }"
+)
 
 
 class FixedClock:
@@ -194,7 +196,9 @@ def resolve(value: Any, prefix: str, made: list[str]) -> Any:
 
 
 @pytest.fixture
-async def twins(backend: str, database_template: Path | str, tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
+async def twins(
+    backend: str, database_template: Path | str, tmp_path: Path
+) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
     """Two servers (no projectors) on two copies of one template: one per road."""
     async with AsyncExitStack() as stack:
         servers = []
@@ -258,7 +262,8 @@ async def test_a_repeated_mutation_takes_the_compiled_road(twins: tuple[RunningS
     assert second["data"]["createOrder"]["position"] == first["data"]["createOrder"]["position"] + 1
     value = order_input(FIRST)
     for _ in range(2):
-        aliased = await run(COMPILED, server, OPEN, f"{ALIASED} # {marker}", {"in": value | {"commandId": "aliased-1"}}, generated)
+        variables = {"in": value | {"commandId": "aliased-1"}}
+        aliased = await run(COMPILED, server, OPEN, f"{ALIASED} # {marker}", variables, generated)
     assert list(aliased["data"]["made"]) == ["id", "__typename", "v", "version"]
     assert aliased["data"]["made"]["__typename"] == "CommandResult"
     assert CompiledMutations.taken == before + 2
