@@ -23,9 +23,11 @@ each request of that plan then:
   counters) and, when the app asks for it, the log scope and span (resolvers/operation_scope.py).
 
 Authentication is the view's: it builds the context (and its principal) before either road.
-Everything else (mutations, subscriptions, introspection, other root fields, several operations
-in one document, a document the cache does not keep, a cost over the limit) takes strawberry's
-road unchanged. tests/compiled compares the two roads' answers on generated operations.
+The order mutations have a compiled road of their own (resolvers/compiled_mutations.py), asked
+here for a cached document without a read plan. Everything else (other mutations, subscriptions,
+introspection, other root fields, several operations in one document, a document the cache does
+not keep, a cost over the limit) takes strawberry's road unchanged. tests/compiled compares the
+two roads' answers on generated operations.
 """
 
 from __future__ import annotations
