@@ -63,12 +63,14 @@ class Backend:
     cleaner: PendingListCleaner | None = None  # the search index's upkeep, in a projector process
 
 
-def open_backend(database: Database, bus: NotificationBus | None = None) -> Backend:
+def open_backend(
+    database: Database, bus: NotificationBus | None = None, *, projection_synchronous_commit: bool = False
+) -> Backend:
     """The adapters for the database's backend: the one place that chooses them."""
     if database.is_postgres:
         return Backend(
             store=PostgresEventStore(database, bus),
-            read_models=PostgresReadModels(database),
+            read_models=PostgresReadModels(database, synchronous_commit=projection_synchronous_commit),
             lease=lambda name: AdvisoryLease(database.url, name),
             cleaner=PendingListCleaner(database),
         )
@@ -196,7 +198,7 @@ def build_container(
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
 
-    backend = open_backend(database, bus)
+    backend = open_backend(database, bus, projection_synchronous_commit=settings.projection_synchronous_commit)
     store, read_models = backend.store, backend.read_models
     shared_log = SharedEventLog(store)
     runners = (

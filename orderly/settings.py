@@ -44,6 +44,8 @@ class Settings:
     # A runner catching up doubles its batches up to this (projections/runner.py); at least batch_size.
     max_batch_size: int = 20000
     projection_retries: int = 3  # failed attempts of a batch retried before its poison stream is parked
+    # PostgreSQL: whether a projector's batch COMMIT waits for the WAL flush (projections/postgres_read_models.py).
+    projection_synchronous_commit: bool = False
     db_pool_size: int = 20
     db_max_overflow: int = 10
     db_pool_timeout: float = 5.0
@@ -74,6 +76,9 @@ class Settings:
             batch_size=read(env, "ORDERLY_BATCH_SIZE", positive_int, defaults.batch_size),
             max_batch_size=read(env, "ORDERLY_MAX_BATCH_SIZE", positive_int, defaults.max_batch_size),
             projection_retries=read(env, "ORDERLY_PROJECTION_RETRIES", non_negative_int, defaults.projection_retries),
+            projection_synchronous_commit=read(
+                env, "ORDERLY_PROJECTION_SYNCHRONOUS_COMMIT", boolean, defaults.projection_synchronous_commit
+            ),
             db_pool_size=read(env, "ORDERLY_DB_POOL_SIZE", positive_int, defaults.db_pool_size),
             db_max_overflow=read(env, "ORDERLY_DB_MAX_OVERFLOW", non_negative_int, defaults.db_max_overflow),
             db_pool_timeout=read(env, "ORDERLY_DB_POOL_TIMEOUT", positive_float, defaults.db_pool_timeout),

@@ -23,6 +23,7 @@ from domain.ports import RecordedEvent
 from eventstore import log_context, tracing
 from eventstore.bus import EVENTS_CHANNEL, NotificationBus, projection_channel
 from eventstore.messages import ProjectionAdvanced
+from eventstore.queued_publisher import QueuedPublisher
 from eventstore.tasks import BackgroundTask
 from projections.batch_scope import batch_scope
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
@@ -76,6 +77,8 @@ class ProjectionRunner:
         self._bound: ReadModelStore | None = None  # bound to the generation the checkpoint names
         self._store = store
         self._bus = bus
+        # Notices leave in order without holding up the next batch (eventstore/queued_publisher.py).
+        self._announcer = QueuedPublisher(bus, f"projection-notices:{name}")
         self._batch_size = batch_size
         # Catching up, each full batch doubles the next read up to max_batch_size: fewer, larger
         # batches fold more events of one stream into one row write (and one trigram index update),
@@ -97,7 +100,7 @@ class ProjectionRunner:
             streams = store
         # Every projector refuses an event this code cannot decode, so parking takes it (unreadable.py).
         self._plan = refuse_unreadable(projector.plan)
-        self._parking = StreamParking(name, self._plan, read_models, streams, bus, retries=park_after)
+        self._parking = StreamParking(name, self._plan, read_models, streams, self._announcer, retries=park_after)
         self._task = BackgroundTask(self._run, f"projection:{name}")
         self._position = 0
         # The checkpoint as this runner last knew it; None: read it again before the next batch.
@@ -141,12 +144,16 @@ class ProjectionRunner:
     async def stop(self) -> None:
         """Cancel the task and wait for it (a batch not yet committed is not written); record STOPPED."""
         await self._task.stop()
+        await self._announcer.close()
         await self._recorder.stopped()
 
     async def catch_up(self) -> int:
-        """Apply every batch the log has now, from the stored checkpoint; returns how many events were applied."""
+        """Apply every batch the log has now, from the stored checkpoint; returns how many events were applied
+        (their notices sent)."""
         self._term_position = None
-        return await self._catch_up()
+        applied = await self._catch_up()
+        await self._announcer.flush()
+        return applied
 
     async def _run(self) -> None:
         log_context.enter(projection=self.name)  # this task's own context: every line it logs names the projection
@@ -265,7 +272,7 @@ class ProjectionRunner:
             streams=changes.streams,
             traceparent=tracing.traceparent(),
         )
-        await self._bus.publish(projection_channel(self.name), notice)
+        await self._announcer.publish(projection_channel(self.name), notice)
         observe_batch(self.name, len(events), time.perf_counter() - started)
         await self._parking.committed()  # holds back the streams the batch parked, and announces them
         if self._live and state is ProjectionState.RUNNING:

@@ -37,3 +37,10 @@ def test_projection_retries_default_to_three_and_refuse_a_negative_count() -> No
     for bad in ("-1", "some"):
         with pytest.raises(SettingsError, match="ORDERLY_PROJECTION_RETRIES"):
             Settings.from_mapping({"ORDERLY_PROJECTION_RETRIES": bad})
+
+
+def test_projection_commits_default_to_not_waiting_for_the_flush_and_refuse_a_non_boolean() -> None:
+    assert Settings.from_mapping({}).projection_synchronous_commit is False
+    assert Settings.from_mapping({"ORDERLY_PROJECTION_SYNCHRONOUS_COMMIT": "on"}).projection_synchronous_commit is True
+    with pytest.raises(SettingsError, match="ORDERLY_PROJECTION_SYNCHRONOUS_COMMIT"):
+        Settings.from_mapping({"ORDERLY_PROJECTION_SYNCHRONOUS_COMMIT": "sometimes"})
