@@ -25,6 +25,7 @@ from eventstore.bus import EVENTS_CHANNEL, NotificationBus, projection_channel
 from eventstore.messages import ProjectionAdvanced
 from eventstore.tasks import BackgroundTask
 from projections.batch_scope import batch_scope
+from projections.collector_pause import collector_paused
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.doorbell import Doorbell, Wake
 from projections.generations import generation_tables
@@ -194,13 +195,14 @@ class ProjectionRunner:
         while True:
             started = time.perf_counter()
             limit = self._limit
-            events = await self._store.read_log(after=position, limit=limit)
-            if not events:
-                self._limit = self._batch_size
-                break
-            self._recorder.working()
-            with batch_scope(self.name, position, events):
-                committed = await self._apply_batch(position, events, started)
+            with collector_paused():  # the batch's objects die by reference counting (collector_pause.py)
+                events = await self._store.read_log(after=position, limit=limit)
+                if not events:
+                    self._limit = self._batch_size
+                    break
+                self._recorder.working()
+                with batch_scope(self.name, position, events):
+                    committed = await self._apply_batch(position, events, started)
             if committed is None:
                 position = self._term_position = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
