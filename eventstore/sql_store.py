@@ -23,8 +23,8 @@ from eventstore.bus import NotificationBus, announce_appended
 from eventstore.codec import decode, decode_json_or_unreadable, decode_or_unreadable, encode
 from eventstore.database import Database, is_unavailable
 from eventstore.json_document import JsonDocument
-from eventstore.recorded_rows import recorded_event
 from eventstore.metrics import observe_append_conflict
+from eventstore.recorded_rows import recorded_event
 from eventstore.tables import commands, events
 
 EVENT_COLUMNS = (

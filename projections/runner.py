@@ -25,8 +25,8 @@ from eventstore.bus import EVENTS_CHANNEL, NotificationBus, projection_channel
 from eventstore.messages import ProjectionAdvanced
 from eventstore.tasks import BackgroundTask
 from projections.batch_scope import batch_scope
-from projections.collector_pause import collector_paused
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
+from projections.collector_pause import collector_paused
 from projections.doorbell import Doorbell, Wake
 from projections.generations import generation_tables
 from projections.metrics import observe_batch, observe_batch_conflict

@@ -119,7 +119,8 @@ async def test_the_next_batch_is_asked_for_before_the_current_one_is_planned(
         return await real.plan(reader, events)
 
     first = (await store.read_log(0, 1))[0].position - 1
-    runner = make_runner("order_views", Projector(plan=plan, tables=real.tables), store=Log(store), batch_size=2, max_batch_size=4)
+    projector = Projector(plan=plan, tables=real.tables)
+    runner = make_runner("order_views", projector, store=Log(store), batch_size=2, max_batch_size=4)
     assert await runner.catch_up() == 8
     assert steps[:3] == [
         f"read {first}+2",
