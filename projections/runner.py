@@ -27,11 +27,13 @@ from eventstore.queued_publisher import QueuedPublisher
 from eventstore.tasks import BackgroundTask
 from projections.batch_scope import batch_scope
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
+from projections.collector_pause import collector_paused
 from projections.doorbell import Doorbell, Wake
 from projections.generations import generation_tables
 from projections.metrics import observe_batch, observe_batch_conflict
 from projections.parking import DEFAULT_RETRIES, StreamParking, StreamReader
 from projections.projector import EventLog, Projector
+from projections.read_ahead import ReadAhead
 from projections.read_models import ReadModelStore
 from projections.slow_batch import SLOW_BATCH_SECONDS, BatchTimings, report_if_slow
 from projections.state_recorder import StateRecorder
@@ -102,6 +104,7 @@ class ProjectionRunner:
         self._plan = refuse_unreadable(projector.plan)
         self._parking = StreamParking(name, self._plan, read_models, streams, self._announcer, retries=park_after)
         self._task = BackgroundTask(self._run, f"projection:{name}")
+        self._ahead = ReadAhead(store)
         self._position = 0
         # The checkpoint as this runner last knew it; None: read it again before the next batch.
         self._term_position: int | None = None
@@ -197,17 +200,29 @@ class ProjectionRunner:
             self._term_position = await self._checkpoint()
         await self._parking.at_boundary(self._term_position, self._recorder.batch_state(full=not self._live), reread=reread)
         position = self._term_position
+        try:
+            applied = await self._batches(position)
+        finally:
+            self._ahead.discard()
+        self._live = True
+        await self._recorder.caught_up()
+        return applied
+
+    async def _batches(self, position: int) -> int:
         applied = 0
         while True:
             started = time.perf_counter()
             limit = self._limit
-            events = await self._store.read_log(after=position, limit=limit)
-            if not events:
-                self._limit = self._batch_size
-                break
-            self._recorder.working()
-            with batch_scope(self.name, position, events):
-                committed = await self._apply_batch(position, events, started)
+            with collector_paused():  # the batch's objects die by reference counting (collector_pause.py)
+                events = await self._ahead.read_log(after=position, limit=limit)
+                if not events:
+                    self._limit = self._batch_size
+                    break
+                if len(events) == limit:  # behind: the next batch is read while this one is applied (read_ahead.py)
+                    await self._ahead.start(events[-1].position, min(limit * 2, self._max_batch_size))
+                self._recorder.working()
+                with batch_scope(self.name, position, events):
+                    committed = await self._apply_batch(position, events, started)
             if committed is None:
                 position = self._term_position = await self._checkpoint()
                 log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
@@ -221,8 +236,6 @@ class ProjectionRunner:
                 break
             self._limit = min(limit * 2, self._max_batch_size)
         self._position = position
-        self._live = True
-        await self._recorder.caught_up()
         return applied
 
     async def _checkpoint(self) -> int:
