@@ -209,11 +209,10 @@ class CompiledOperations:
         # plan by the variables when they are hashable (page sizes, waits, ids).
         # The type too: True and 1 are equal keys, but the cost reads only an int as a page size.
         # Only the variables the cost reads make the key: an order id changes with every request.
-        key: tuple[Any, ...] | None = ()
-        if variables:
-            key = tuple(
-                (name, type(value), value) for name in plan.costed_variables for value in (variables.get(name, _MISSING),)
-            )
+        given = variables or {}
+        key: tuple[Any, ...] | None = tuple(
+            (name, type(value), value) for name in plan.costed_variables for value in (given.get(name, _MISSING),)
+        )
         try:
             known = plan.costs.get(key)  # type: ignore[arg-type]
         except TypeError:  # a list or an input object among the variables
