@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -94,6 +95,22 @@ class OperationChecks:
     max_response_bytes: int
     metrics: OperationNames | None
     log_scope: bool
+
+
+@dataclass
+class CompiledResult(ExecutionResult):
+    """A compiled road's result, with its data as JSON when it has been encoded (to check its size)."""
+
+    encoded_data: bytes | None = None
+
+
+def _encoded(data: dict[str, Any] | None) -> bytes | None:
+    if data is None:
+        return None
+    try:
+        return orjson.dumps(data)
+    except (TypeError, orjson.JSONEncodeError):
+        return None  # refuse_oversized and the transport's encoder decide
 
 
 @dataclass
@@ -198,11 +215,14 @@ class CompiledOperations:
         assert isinstance(result, GraphQLExecutionResult)
         if result.errors:
             assign_codes(result.errors)
-        refuse_oversized(result, checks.max_response_bytes)
+        encoded = _encoded(result.data)
+        if encoded is None or len(encoded) > checks.max_response_bytes:
+            refuse_oversized(result, checks.max_response_bytes)
+            encoded = None
         if label is not None:
             count_errors(label, QUERY, result.errors or [])
             OPERATION_SECONDS.labels(label, QUERY).observe(time.perf_counter() - started)
-        return ExecutionResult(data=result.data, errors=result.errors)
+        return CompiledResult(data=result.data, errors=result.errors, encoded_data=encoded)
 
     def _cost(self, plan: OperationPlan, variables: Mapping[str, Any] | None) -> int:
         # operation_cost is a function of the document, the name and the variables: kept per
