@@ -68,7 +68,10 @@ def refuse_oversized(result: ExecutionResult, max_response_bytes: int) -> None:
     if size > max_response_bytes:
         error = limit_error(
             RESPONSE_BYTES,
-            (f"The response would be {size} bytes; at most {max_response_bytes} are allowed: ask for fewer rows or fields"),
+            (
+                f"The response would be {size} bytes; at most {max_response_bytes} are allowed: "
+                "ask for fewer rows or fields"
+            ),
         )
         # strawberry has coded this result's errors already, before this hook's exit.
         assign_codes([error])

@@ -26,7 +26,9 @@ class SubscriptionTally:
     def __enter__(self) -> None:
         self.opened += 1
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.closed += 1
 
 

@@ -44,7 +44,9 @@ class Subscription:
         with SUBSCRIPTIONS:
             view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
             if view is None or view.version < min_version:
-                raise ConsistencyTimeoutError(f"order {order_id} did not reach version {min_version} within {timeout_ms} ms")
+                raise ConsistencyTimeoutError(
+                    f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
+                )
             with confirmation("orderProjected", ORDER_VIEWS, view.position):
                 yield Order.from_view(view)
 
@@ -86,7 +88,9 @@ class Subscription:
         with SUBSCRIPTIONS:
             reached = await services.tracker.wait_for_position(name, position, timeout)
             if not reached:
-                raise ConsistencyTimeoutError(f"projection {name} did not reach position {position} within {timeout_ms} ms")
+                raise ConsistencyTimeoutError(
+                    f"projection {name} did not reach position {position} within {timeout_ms} ms"
+                )
             status = await services.status(name)
             assert status is not None, "check_projection let an unknown projection through"
             with confirmation("projectionCaughtUp", name, position):
