@@ -161,7 +161,7 @@ class CompiledOperations:
         renderer = None
         if plan.direct is not None:
             assert isinstance(entry.plans, DocumentPlans)
-            renderer = known_renderer(entry.plans, plan.direct.renderer_key())
+            renderer = known_renderer(entry.plans, plan.direct.renderer_key)
         if not checks.log_scope:
             return await self._run(plan, variables, context, operation_name, extensions, renderer)
         with operation_scope(plan.operation_name, QUERY, context):

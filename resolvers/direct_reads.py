@@ -82,10 +82,7 @@ class DirectRead:
     object_type: GraphQLObjectType
     non_null: bool
     response_key: str
-
-    def renderer_key(self) -> tuple[Any, ...]:
-        """The compiled road's key of the renderer for this field's selection."""
-        return renderer_key(self.object_type, (self.node,), ())
+    renderer_key: tuple[Any, ...]  # the compiled road's key of the renderer for the field's selection
 
     async def run(
         self,
@@ -164,4 +161,5 @@ def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: Operat
         object_type=object_type,
         non_null=non_null,
         response_key=node.alias.value if node.alias is not None else name,
+        renderer_key=renderer_key(object_type, (node,), ()),
     )
