@@ -181,17 +181,11 @@ class CompiledOperations:
         label = None if checks.metrics is None else checks.metrics.label(plan.operation_name, valid=True)
         try:
             with request_reads(checks.max_concurrent_reads):
-                result = None
-                if renderer is not None and plan.direct is not None:
-                    try:
-                        data, errors = await plan.direct.run(self.schema, renderer, context, variables, optimized_is_awaitable)
-                    except NotDirect:
-                        pass
-                    else:
-                        CompiledOperations.direct += 1
-                        result = GraphQLExecutionResult(data, errors)
-                if result is None:
-                    result = execute(
+                direct = None if renderer is None else await self._direct(plan, renderer, context, variables)
+                result = (
+                    direct
+                    if direct is not None
+                    else execute(
                         self.schema,
                         plan.document,
                         root_value=None,
@@ -202,8 +196,9 @@ class CompiledOperations:
                         is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
                         operation_extensions=extensions,
                     )
-                    if isawaitable(result):
-                        result = await result
+                )
+                if isawaitable(result):
+                    result = await result
         except Exception as error:
             # strawberry's road turns an exception out of execution into the request's error.
             if label is not None:
@@ -223,6 +218,19 @@ class CompiledOperations:
             count_errors(label, QUERY, result.errors or [])
             OPERATION_SECONDS.labels(label, QUERY).observe(time.perf_counter() - started)
         return CompiledResult(data=result.data, errors=result.errors, encoded_data=encoded)
+
+    async def _direct(
+        self, plan: OperationPlan, renderer: Renderer, context: Any, variables: dict[str, Any] | None
+    ) -> GraphQLExecutionResult | None:
+        """The plan's direct read (resolvers/direct_reads.py), or None when the compiled road must answer."""
+        if plan.direct is None:
+            return None
+        try:
+            data, errors = await plan.direct.run(self.schema, renderer, context, variables, optimized_is_awaitable)
+        except NotDirect:
+            return None
+        CompiledOperations.direct += 1
+        return GraphQLExecutionResult(data, errors)
 
     def _cost(self, plan: OperationPlan, variables: Mapping[str, Any] | None) -> int:
         # operation_cost is a function of the document, the name and the variables: kept per
