@@ -16,6 +16,7 @@ from orderly.auth.authenticator import Authenticator
 from orderly.bootstrap import Container, build_container
 from orderly.cors import cors_middleware
 from orderly.graphiql.assets import asset_routes
+from orderly.graphql_first import GRAPHQL_PATH, GraphQLFirst
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.metrics_endpoint import metrics_route
 from orderly.metrics_exporter import MetricsExporter
@@ -90,14 +91,19 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql),  # the view answers other methods with a JSON 405
-            WebSocketRoute("/graphql", graphql),
+            Route(GRAPHQL_PATH, graphql),  # the view answers other methods with a JSON 405
+            WebSocketRoute(GRAPHQL_PATH, graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *(asset_routes() if settings.graphiql else []),
             *([metrics_route(exporter, authenticator)] if settings.metrics.enabled else []),
         ],
-        middleware=[Middleware(RequestIds), *cors_middleware(settings.cors_origins), *guards.middleware],
+        middleware=[
+            Middleware(RequestIds),
+            *cors_middleware(settings.cors_origins),
+            *guards.middleware,
+            Middleware(GraphQLFirst, graphql=graphql),  # innermost: /graphql skips the router
+        ],
         lifespan=lifespan,
     )
     app.state.container = container

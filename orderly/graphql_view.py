@@ -137,6 +137,11 @@ class OrderlyGraphQL(GraphQL[Context, None]):
             except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
                 return None  # refused before anything ran: strawberry's path answers it
         await self._remember(resolved, result, context)
+        encoded = getattr(result, "encoded_data", None)
+        if encoded is not None and not result.errors and not result.extensions:
+            # The compiled road encoded the data to check its size: the response is those bytes
+            # in strawberry's envelope ({"data": ...}, as process_result and encode_json make it).
+            return self._response(b'{"data":' + encoded + b"}", 200, sub_response)
         response_data = await self.process_result(request, result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
@@ -236,11 +241,13 @@ class OrderlyGraphQL(GraphQL[Context, None]):
     def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response) -> Response:
         """The JSON response in the negotiated media type; with application/graphql-response+json
         a response without data (a request error) is a 400, as the specification asks."""
-        media_type = sub_response.media_type or JSON
         status = 200
-        if media_type == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict) and "data" not in response_data:
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON and isinstance(response_data, dict) and "data" not in response_data:
             status = 400
-        response = Response(self.encode_json(response_data), status_code=status, media_type=media_type)
+        return self._response(self.encode_json(response_data), status, sub_response)
+
+    def _response(self, body: bytes, status: int, sub_response: Response) -> Response:
+        response = Response(body, status_code=status, media_type=sub_response.media_type or JSON)
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
             response.background = sub_response.background

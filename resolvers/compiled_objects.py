@@ -118,10 +118,10 @@ class CompiledExecutionContext(LeafFieldExecutionContext):
             plans = entry.plans = DocumentPlans(entry.document)
         coerced = self.variable_values.coerced
         # The nodes belong to the cached document, which the entry keeps alive: their ids are stable.
-        key = (
-            return_type.name,
-            *(id(details.node) for details in field_details_list),
-            *(coerced.get(name, Undefined) for name in plans.directive_variables),
+        key = renderer_key(
+            return_type,
+            [details.node for details in field_details_list],
+            [coerced.get(name, Undefined) for name in plans.directive_variables],
         )
         known = plans.renderers.get(key)
         if known is None:
@@ -130,6 +130,17 @@ class CompiledExecutionContext(LeafFieldExecutionContext):
             known = _Compiler(self).object_renderer(return_type, field_details_list) or _UNCOMPILABLE
             plans.renderers[key] = known
         return None if known is _UNCOMPILABLE else known  # type: ignore[return-value]
+
+
+def renderer_key(object_type: GraphQLObjectType, nodes: Any, directive_values: Any) -> tuple[Any, ...]:
+    """A renderer's key in DocumentPlans.renderers: the type, the selection's nodes, the directives' variables."""
+    return (object_type.name, *(id(node) for node in nodes), *directive_values)
+
+
+def known_renderer(plans: DocumentPlans, key: tuple[Any, ...]) -> Renderer | None:
+    """The renderer compiled under this key, if one was (None: not yet, or not compilable)."""
+    known = plans.renderers.get(key)
+    return None if known is None or known is _UNCOMPILABLE else known  # type: ignore[return-value]
 
 
 class _NotCompilable(Exception):
@@ -285,20 +296,19 @@ def _directive_variables(document: DocumentNode) -> tuple[str, ...]:
     class Collect(Visitor):
         def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
             for argument in node.arguments or ():
-                for variable in _variables_in(argument.value):
+                for variable in variables_in(argument.value):
                     names[variable] = None
 
     visit(document, Collect())
     return tuple(names)
 
 
-def _variables_in(value: Any) -> list[str]:
+def variables_in(value: Any) -> list[str]:
     if isinstance(value, VariableNode):
         return [value.name.value]
     found: list[str] = []
     for nested in getattr(value, "values", None) or ():
-        found += _variables_in(nested)
+        found += variables_in(nested)
     for nested in getattr(value, "fields", None) or ():
-        found += _variables_in(nested.value)
+        found += variables_in(nested.value)
     return found
-

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from inspect import isawaitable
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -49,17 +50,21 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    Visitor,
     execute,
+    visit,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.language import ArgumentNode
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
 from resolvers.compiled_mutations import CompiledMutations
-from resolvers.compiled_objects import DocumentPlans, use_document
+from resolvers.compiled_objects import DocumentPlans, Renderer, known_renderer, use_document, variables_in
+from resolvers.direct_reads import DirectRead, NotDirect, direct_read
 from resolvers.document_cache import CachedDocument, DocumentCache
 from resolvers.operation_budget import refuse_oversized
-from resolvers.operation_cost import operation_cost
+from resolvers.operation_cost import FIELD_COSTS, operation_cost
 from resolvers.operation_metrics import (
     INTERNAL_SERVER_ERROR,
     OPERATION_ERRORS,
@@ -77,6 +82,11 @@ from schema.read_gate import request_reads
 COMPILED_ROOT_FIELDS = frozenset({"order", "customerOrders", "searchOrders", "customer", "__typename"})
 MAX_COSTS_PER_PLAN = 256  # cost results kept per plan, by the request's variables
 QUERY = OperationType.QUERY.value
+_MISSING = object()
+# The arguments whose values operation_cost reads (page sizes, waits); the others leave it unchanged.
+COSTED_ARGUMENTS = frozenset(
+    {"pageSize"} | {name for spec in FIELD_COSTS.values() for name in (spec.wait, spec.waits_only_with) if name is not None}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,11 +101,29 @@ class OperationChecks:
 
 
 @dataclass
+class CompiledResult(ExecutionResult):
+    """A compiled road's result, with its data as JSON when it has been encoded (to check its size)."""
+
+    encoded_data: bytes | None = None
+
+
+def _encoded(data: dict[str, Any] | None) -> bytes | None:
+    if data is None:
+        return None
+    try:
+        return orjson.dumps(data)
+    except (TypeError, orjson.JSONEncodeError):
+        return None  # refuse_oversized and the transport's encoder decide
+
+
+@dataclass
 class OperationPlan:
     """One operation of a cached, valid document: its name for metrics and logs, and its costs."""
 
     document: DocumentNode
     operation_name: str | None  # as strawberry names it: the given name, else the operation's own
+    costed_variables: tuple[str, ...] = ()  # the variables the cost reads (COSTED_ARGUMENTS' values)
+    direct: DirectRead | None = None  # one root read field (resolvers/direct_reads.py)
     costs: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 
@@ -103,6 +131,7 @@ class CompiledOperations:
     """Runs the compiled plans of one schema (its document cache and its checks)."""
 
     taken = 0  # operations this process answered on the compiled road (tests read it)
+    direct = 0  # of which answered by a direct read (resolvers/direct_reads.py)
 
     def __init__(
         self, schema: GraphQLSchema, cache: DocumentCache, checks: OperationChecks, execution_context_class: type
@@ -127,7 +156,7 @@ class CompiledOperations:
         entry = self.cache.get(query)
         if entry is None:
             return None
-        plan = plan_for(entry, operation_name)
+        plan = plan_for(entry, operation_name, self.schema)
         if plan is None:
             return await self.mutations.execute(entry, variables, context, operation_name)
         checks = self.checks
@@ -135,10 +164,14 @@ class CompiledOperations:
             return None  # strawberry's road refuses it, with its error and metrics
         CompiledOperations.taken += 1
         use_document(entry)
+        renderer = None
+        if plan.direct is not None:
+            assert isinstance(entry.plans, DocumentPlans)
+            renderer = known_renderer(entry.plans, plan.direct.renderer_key)
         if not checks.log_scope:
-            return await self._run(plan, variables, context, operation_name, extensions)
+            return await self._run(plan, variables, context, operation_name, extensions, renderer)
         with operation_scope(plan.operation_name, QUERY, context):
-            return await self._run(plan, variables, context, operation_name, extensions)
+            return await self._run(plan, variables, context, operation_name, extensions, renderer)
 
     async def _run(
         self,
@@ -147,22 +180,28 @@ class CompiledOperations:
         context: Any,
         operation_name: str | None,
         extensions: dict[str, Any] | None,
+        renderer: Renderer | None,
     ) -> ExecutionResult:
         checks = self.checks
         started = time.perf_counter()
         label = None if checks.metrics is None else checks.metrics.label(plan.operation_name, valid=True)
         try:
             with request_reads(checks.max_concurrent_reads):
-                result = execute(
-                    self.schema,
-                    plan.document,
-                    root_value=None,
-                    context_value=context,
-                    variable_values=variables,
-                    operation_name=operation_name,
-                    executor_class=self.execution_context_class,
-                    is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-                    operation_extensions=extensions,
+                direct = None if renderer is None else await self._direct(plan, renderer, context, variables)
+                result = (
+                    direct
+                    if direct is not None
+                    else execute(
+                        self.schema,
+                        plan.document,
+                        root_value=None,
+                        context_value=context,
+                        variable_values=variables,
+                        operation_name=operation_name,
+                        executor_class=self.execution_context_class,
+                        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                        operation_extensions=extensions,
+                    )
                 )
                 if isawaitable(result):
                     result = await result
@@ -177,17 +216,37 @@ class CompiledOperations:
         assert isinstance(result, GraphQLExecutionResult)
         if result.errors:
             assign_codes(result.errors)
-        refuse_oversized(result, checks.max_response_bytes)
+        encoded = _encoded(result.data)
+        if encoded is None or len(encoded) > checks.max_response_bytes:
+            refuse_oversized(result, checks.max_response_bytes)
+            encoded = None
         if label is not None:
             count_errors(label, QUERY, result.errors or [])
             OPERATION_SECONDS.labels(label, QUERY).observe(time.perf_counter() - started)
-        return ExecutionResult(data=result.data, errors=result.errors)
+        return CompiledResult(data=result.data, errors=result.errors, encoded_data=encoded)
+
+    async def _direct(
+        self, plan: OperationPlan, renderer: Renderer, context: Any, variables: dict[str, Any] | None
+    ) -> GraphQLExecutionResult | None:
+        """The plan's direct read (resolvers/direct_reads.py), or None when the compiled road must answer."""
+        if plan.direct is None:
+            return None
+        try:
+            data, errors = await plan.direct.run(self.schema, renderer, context, variables, optimized_is_awaitable)
+        except NotDirect:
+            return None
+        CompiledOperations.direct += 1
+        return GraphQLExecutionResult(data, errors)
 
     def _cost(self, plan: OperationPlan, variables: Mapping[str, Any] | None) -> int:
         # operation_cost is a function of the document, the name and the variables: kept per
         # plan by the variables when they are hashable (page sizes, waits, ids).
         # The type too: True and 1 are equal keys, but the cost reads only an int as a page size.
-        key: tuple[Any, ...] | None = tuple((name, type(value), value) for name, value in variables.items()) if variables else ()
+        # Only the variables the cost reads make the key: an order id changes with every request.
+        given = variables or {}
+        key: tuple[Any, ...] | None = tuple(
+            (name, type(value), value) for name in plan.costed_variables for value in (given.get(name, _MISSING),)
+        )
         try:
             known = plan.costs.get(key)  # type: ignore[arg-type]
         except TypeError:  # a list or an input object among the variables
@@ -200,18 +259,18 @@ class CompiledOperations:
         return cost
 
 
-def plan_for(entry: CachedDocument, operation_name: str | None) -> OperationPlan | None:
+def plan_for(entry: CachedDocument, operation_name: str | None, schema: GraphQLSchema) -> OperationPlan | None:
     """The entry's plan for this operation name, compiled on first use; None when it has none."""
     plans = entry.plans
     if not isinstance(plans, DocumentPlans):
         plans = entry.plans = DocumentPlans(entry.document)
     known = plans.operations.get(operation_name, False)
     if known is False:
-        known = plans.operations[operation_name] = _compile(entry, operation_name)
+        known = plans.operations[operation_name] = _compile(entry, operation_name, schema)
     return known
 
 
-def _compile(entry: CachedDocument, operation_name: str | None) -> OperationPlan | None:
+def _compile(entry: CachedDocument, operation_name: str | None, schema: GraphQLSchema) -> OperationPlan | None:
     # Validated on strawberry's road, without an error, under this schema's rules (the cache
     # belongs to one schema, whose rules are fixed when it is built).
     if not entry.validations or any(entry.validations.values()):
@@ -229,7 +288,30 @@ def _compile(entry: CachedDocument, operation_name: str | None) -> OperationPlan
     }
     if not _root_fields(operation.selection_set, fragments, set()) <= COMPILED_ROOT_FIELDS:
         return None
-    return OperationPlan(document=document, operation_name=own_name if operation_name is None else operation_name)
+    plans = entry.plans
+    # A direct read finds its renderer by the selection's nodes alone: none with directive variables.
+    direct = None
+    if isinstance(plans, DocumentPlans) and not plans.directive_variables:
+        direct = direct_read(schema, document, operation)
+    return OperationPlan(
+        document=document,
+        operation_name=own_name if operation_name is None else operation_name,
+        costed_variables=costed_variables(document),
+        direct=direct,
+    )
+
+
+def costed_variables(document: DocumentNode) -> tuple[str, ...]:
+    """The variables in the values of COSTED_ARGUMENTS anywhere in the document."""
+    names: dict[str, None] = {}
+
+    class Collect(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value in COSTED_ARGUMENTS:
+                names.update(dict.fromkeys(variables_in(node.value)))
+
+    visit(document, Collect())
+    return tuple(names)
 
 
 def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]) -> set[str]:

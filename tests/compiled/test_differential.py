@@ -30,6 +30,7 @@ from tests.api.operations import CANCEL, CREATE, ORDER, SHIP, order_input
 from tests.support.server import RunningServer, running_server, server_settings
 
 COMPILED = build_schema()
+_MISSING = object()
 GENERIC = build_schema(compiled=False)
 
 ORDER_LEAVES = [
@@ -135,8 +136,11 @@ def requests(draw: st.DrawFn, data: Dataset) -> tuple[str, dict[str, Any], str]:
     if root == "order":
         order_id = draw(st.sampled_from([*data.orders, *data.others, str(uuid.uuid4()), data.orders[0].upper(), ""]))
         if draw(st.booleans()):
-            variables["id"] = order_id
-            definitions.append("$id: ID!")
+            # Now and then a value the variable's coercion refuses or changes (an Int ID), or none.
+            value = draw(st.sampled_from([order_id, order_id, order_id, None, 12, ["x"], {"a": 1}, _MISSING]))
+            if value is not _MISSING:
+                variables["id"] = value
+            definitions.append(draw(st.sampled_from(["$id: ID!", "$id: ID!", f'$id: ID = "{order_id}"'])))
             arguments.append("orderId: $id")
         else:
             arguments.append(f'orderId: "{order_id}"')
@@ -274,6 +278,33 @@ async def test_a_repeated_read_takes_the_compiled_road(loaded: tuple[RunningServ
     assert skipped == await _run(GENERIC, server, staff, query, {"s": True})
     assert all("shippingAddress" not in order for order in skipped["data"]["customerOrders"]["items"])
     assert len(first["data"]["customerOrders"]["items"]) == 3
+
+
+async def test_a_plain_read_takes_the_direct_road(loaded: tuple[RunningServer, Dataset]) -> None:
+    server, dataset = loaded
+    staff, other = _principal("staff", dataset), _principal("second", dataset)
+    plain = "query Q($id: ID!) { o: order(orderId: $id) { orderId items { price } ...F } } fragment F on Order { status }"
+    directed = "query Q($id: ID!, $s: Boolean!) { order(orderId: $id) { orderId status @skip(if: $s) } }"
+    page = "query P($c: ID!, $n: Int) { customerOrders(customerId: $c, pageSize: $n) { total position items { orderId } } }"
+    search = "query S($n: Int) { searchOrders(pageSize: $n) { total items { orderId customerId } } }"
+    cases = [
+        (plain, staff, {"id": dataset.orders[0]}, True),
+        (plain, other, {"id": dataset.orders[0]}, True),  # another customer's order: null
+        (plain, staff, {"id": ""}, True),  # BAD_USER_INPUT, located on the field
+        (plain, staff, {"id": None}, False),  # the variable's error: the compiled road reports it
+        (directed, staff, {"id": dataset.orders[0], "s": True}, False),  # a renderer per directive value
+        (page, staff, {"c": dataset.first, "n": 2}, True),
+        (page, staff, {"c": dataset.first, "n": 0}, True),  # an error on a non-null field: no data
+        (page, other, {"c": dataset.first, "n": 2}, True),  # FORBIDDEN: another customer
+        (search, other, {"n": 20}, True),  # a customer sees its own orders only
+    ]
+    for text, principal, variables, direct in cases:
+        generic = await _run(GENERIC, server, principal, text, variables)
+        assert await _run(COMPILED, server, principal, text, variables) == generic
+        before = CompiledOperations.direct
+        assert await _run(COMPILED, server, principal, text, variables) == generic, (text, variables)
+        assert CompiledOperations.direct == before + direct, (text, variables)
+    assert (await _run(COMPILED, server, staff, plain, {"id": dataset.orders[0]}))["data"]["o"]["status"] == "CREATED"
 
 
 async def test_mutations_and_other_roots_keep_strawberrys_road(loaded: tuple[RunningServer, Dataset]) -> None:

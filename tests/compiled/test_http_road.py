@@ -182,3 +182,31 @@ async def test_a_wait_on_a_parked_order_fails_at_once_on_the_compiled_road(postg
         assert compiled and failed["data"] == {"order": None}
         [error] = failed["errors"]
         assert (error["path"], error["extensions"]["code"]) == (["order"], "PROJECTION_FAILED")
+
+
+async def test_the_compiled_roads_bytes_equal_strawberrys(server: RunningServer) -> None:
+    """The compiled road sends the data it encoded for the size check: byte for byte what strawberry's
+    road sends, in both media types, and the size limit still refuses on it."""
+    alice = f"alice-{uuid.uuid4().hex[:6]}"
+    order_id = await create(server, alice)
+    await road(server, ORDER_READ, {"id": order_id}, customer(alice))  # projected
+    plain = f"query Plain($id: ID!) {{ order(orderId: $id) {{ {ORDER_FIELDS} }} }}"
+    for accept in ("application/json", "application/graphql-response+json"):
+        headers = customer(alice) | {"accept": accept}
+        answers = []
+        for _ in range(3):
+            before = (CompiledOperations.taken, CompiledOperations.direct)
+            response = await server.http.post(server.url, json={"query": plain, "variables": {"id": order_id}}, headers=headers)
+            answers.append((response.status_code, response.headers["content-type"], response.content, before))
+        (status, media, body, _), compiled = answers[0], answers[2]
+        assert (status, accept in media) == (200, True)
+        assert compiled[:3] == (status, media, body)
+        assert (CompiledOperations.taken, CompiledOperations.direct) == (compiled[3][0] + 1, compiled[3][1] + 1)
+        assert json.loads(body)["data"]["order"]["orderId"] == order_id, body
+    big = await create(server, alice, items=[
+        {"productId": f"product-{index:03d}-{'x' * 40}", "quantity": 1, "price": "1.00"} for index in range(40)
+    ])
+    await road(server, ORDER_READ, {"id": big}, customer(alice))
+    refusals = [await post(server, plain, {"id": big}, customer(alice)) for _ in range(3)]
+    assert refusals[0] == refusals[1] == refusals[2]
+    assert refusals[0][1]["errors"][0]["extensions"] == {"code": "LIMIT_EXCEEDED", "limit": "responseBytes"}

@@ -1,0 +1,165 @@
+"""Direct reads: an operation of one root read field runs without building graphql-core's executor.
+
+For `query ($id: ID!) { order(orderId: $id) { ...a compiled selection } }` graphql-core builds
+an executor (operation lookup, fragment table, variable coercion, error collector, async
+helpers), collects the root fields, runs the incremental-delivery machinery and completes one
+field; with the object rendered by a compiled renderer (resolvers/compiled_objects.py) that
+scaffolding is most of what is left of the operation's CPU. A direct read does the same steps
+for the one root field itself, with graphql-core's own functions:
+
+- the variables are coerced by `get_variable_values` (the function the executor calls); when
+  they fail, nothing has run and the request takes the compiled road, which reports the errors;
+- the arguments by `get_argument_values`, and the field's own resolver (strawberry's, with its
+  field extensions: ValidInput, Authorized, per-customer authorization, waits, the read gate)
+  is called with a resolve-info built as the executor builds it;
+- an error out of the resolver is located on the field as the executor locates it (null for a
+  nullable field, no data for a non-null one);
+- the object is completed by the renderer the compiled road has compiled for the same
+  selection. A direct read runs only once that renderer exists; when it gives up (a value it
+  cannot coerce) or a non-null field resolves to null, the read is answered by the compiled
+  road instead: the resolver runs a second time (a read, without side effects), and the errors
+  and paths are graphql-core's.
+
+The asynchronous-work helpers of the resolve info (`gather`, `track`) serve resolvers that
+start background work; the read resolvers start none, so they get plain ones here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    located_error,
+)
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.pyutils import Path
+from graphql.type.definition import GraphQLResolveInfoHelpers
+
+from resolvers.compiled_objects import Renderer, renderer_key
+
+# Root fields over the read models whose resolvers start no background work.
+DIRECT_ROOT_FIELDS = frozenset({"order", "customerOrders", "searchOrders", "customer"})
+MAX_COERCION_ERRORS = 50  # as graphql-core's executor
+
+
+async def _gather(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
+    return list(await asyncio.gather(*awaitables))
+
+
+def _track(_: Sequence[Any]) -> None:
+    return None
+
+
+_HELPERS = GraphQLResolveInfoHelpers(gather=_gather, track=_track)
+
+
+class NotDirect(Exception):
+    """The read must be answered by the compiled road (nothing it returns has been sent)."""
+
+
+@dataclass(frozen=True)
+class DirectRead:
+    """One operation whose only selection is one root read field without directives."""
+
+    operation: OperationDefinitionNode
+    fragments: dict[str, FragmentDefinitionNode]
+    node: FieldNode
+    field: GraphQLField
+    root: GraphQLObjectType
+    object_type: GraphQLObjectType
+    non_null: bool
+    response_key: str
+    renderer_key: tuple[Any, ...]  # the compiled road's key of the renderer for the field's selection
+
+    async def run(
+        self,
+        schema: GraphQLSchema,
+        renderer: Renderer,
+        context: Any,
+        variables: dict[str, Any] | None,
+        is_awaitable: Any,
+    ) -> tuple[dict[str, Any] | None, list[GraphQLError] | None]:
+        """(data, errors) as graphql-core's execute gives them; raises NotDirect when it cannot."""
+        coerced = get_variable_values(
+            schema, self.operation.variable_definitions or (), variables or {}, max_errors=MAX_COERCION_ERRORS
+        )
+        if isinstance(coerced, list):
+            raise NotDirect  # the compiled road reports the variables' errors
+        path = Path(None, self.response_key, self.root.name)
+        info = GraphQLResolveInfo(
+            self.node.name.value,
+            [self.node],
+            self.field.type,
+            self.root,
+            path,
+            schema,
+            self.fragments,
+            None,
+            self.operation,
+            coerced,
+            context,
+            is_awaitable,
+            None,
+            _HELPERS,
+        )
+        try:
+            arguments = get_argument_values(self.field, self.node, coerced)
+            result = self.field.resolve(None, info, **arguments)  # type: ignore[misc]
+            if is_awaitable(result):
+                result = await result
+        except Exception as raw:  # noqa: BLE001 - located and reported as the executor reports it
+            error = located_error(raw, [self.node], path.as_list())
+            return (None if self.non_null else {self.response_key: None}), [error]
+        if result is None:
+            if self.non_null:
+                raise NotDirect  # graphql-core words that error
+            return {self.response_key: None}, None
+        try:
+            rendered = renderer(result)
+        except Exception:  # noqa: BLE001 - the compiled road completes it, with its errors
+            raise NotDirect from None
+        return {self.response_key: rendered}, None
+
+
+def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> DirectRead | None:
+    """The operation's direct read, or None when it is not one root read field without directives."""
+    root = schema.query_type
+    selections = operation.selection_set.selections
+    if root is None or operation.directives or len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    node = selections[0]
+    name = node.name.value
+    field = root.fields.get(name)
+    if name not in DIRECT_ROOT_FIELDS or field is None or node.directives or node.selection_set is None:
+        return None
+    non_null = isinstance(field.type, GraphQLNonNull)
+    object_type = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    if not isinstance(object_type, GraphQLObjectType) or field.resolve is None:
+        return None
+    fragments = {
+        definition.name.value: definition for definition in document.definitions if isinstance(definition, FragmentDefinitionNode)
+    }
+    return DirectRead(
+        operation=operation,
+        fragments=fragments,
+        node=node,
+        field=field,
+        root=root,
+        object_type=object_type,
+        non_null=non_null,
+        response_key=node.alias.value if node.alias is not None else name,
+        renderer_key=renderer_key(object_type, (node,), ()),
+    )
