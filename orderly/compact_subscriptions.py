@@ -52,6 +52,7 @@ class CompactOperation:
 
     def start(self) -> None:
         """Receive the order's notices; a notice that came while the operation was handed over is acted on."""
+        DELIVERIES.open += 1
         self.watch.on_notice = self.due
         if self.watch.pending():
             self.due(self.watch)
@@ -64,6 +65,8 @@ class CompactOperation:
         """The subscription has ended (stopped, socket closed, failed): unregister, and count its end."""
         if self.watch.on_notice is None and self.completed:
             return
+        if self.watch.on_notice is not None:
+            DELIVERIES.open -= 1
         self.completed = True
         self.watch.on_notice = None
         self.watch.unregister()
@@ -118,7 +121,7 @@ class CompactOperation:
             context_value=self.handler.context,
             variable_values=variables,
             operation_name=operation_name,
-            execution_context_class=schema.execution_context_class,
+            executor_class=schema.execution_context_class,
         )
         if isawaitable(result):
             result = await result
@@ -162,6 +165,7 @@ class CompactDeliveries:
         self._due: dict[CompactOperation, None] = {}
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0  # delivery rounds so far (tests read it)
+        self.open = 0  # handed-over subscriptions open now
 
     def mark(self, operation: CompactOperation) -> None:
         """Deliver the operation's newer version, if any, soon."""

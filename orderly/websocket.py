@@ -119,6 +119,16 @@ class GatedOperations:
         resolved = await persisted.resolve(payload.get("query"), payload.get("extensions"), self.context.principal)
         return {**message, "payload": {**payload, "query": resolved.text}}
 
+    def offer_handoff(self) -> Handoff | None:
+        """A handoff for the operation this task runs (read by the orderUpdated resolver and the metrics),
+        when the view hands subscriptions over (orderly/compact_subscriptions.py)."""
+        if not getattr(self.view, "compact_subscriptions", False):
+            return None
+        handoff = Handoff()
+        HANDOFF.set(handoff)
+        ROOT_RENDERED.set(handoff.note_root_renderer)
+        return handoff
+
     def release_operation_gate(self) -> None:
         """The socket is closing: its operations stop counting for its principal."""
         gate: OperationGate | None = getattr(self.view, "operation_gate", None)
@@ -193,7 +203,10 @@ class TransportWSHandler(GatedOperations, BaseGraphQLTransportWSHandler[Context,
 
     async def run_operation(self, operation: Any) -> None:
         """strawberry's, offering the operation a handoff after its first result (orderly/compact_subscriptions.py)."""
-        handoff = offer_handoff()
+        handoff = self.offer_handoff()
+        if handoff is None:
+            await super().run_operation(operation)
+            return
         try:
             await super().run_operation(operation)
         finally:
@@ -342,7 +355,7 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
         self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
     ) -> None:
         """strawberry's, offering the operation a handoff after its first result (orderly/compact_subscriptions.py)."""
-        handoff = offer_handoff()
+        handoff = self.offer_handoff()
         installed = False
         try:
             result_source = await self.schema.subscribe(
@@ -361,11 +374,11 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
                     await self.send_message({"type": "error", "id": operation_id, "payload": result.errors[0].formatted})
                     return
                 await self.send_data_message(result, operation_id)
-                if is_first_result and self.tasks.get(operation_id) is asyncio.current_task():
+                if is_first_result and handoff is not None and self.tasks.get(operation_id) is asyncio.current_task():
                     key = handed_over_key(handoff, result)
                     handoff.accepted = key is not None
                 is_first_result = False
-            if handoff.accepted and key is not None and self.tasks.get(operation_id) is asyncio.current_task():
+            if handoff is not None and handoff.accepted and key is not None and self.tasks.get(operation_id) is asyncio.current_task():
                 compact = CompactOperation(self, operation_id, handoff, key, (query, variables, operation_name), legacy=True)
                 self.tasks[operation_id] = compact  # type: ignore[assignment]
                 installed = True
@@ -379,7 +392,7 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
             if not installed:
                 if self.tasks.get(operation_id) is asyncio.current_task():
                     self.tasks.pop(operation_id, None)
-                if handoff.accepted:
+                if handoff is not None and handoff.accepted:
                     release(handoff)  # stopped while it was being handed over
 
     async def cleanup_operation(self, operation_id: str) -> None:
@@ -399,14 +412,6 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
         """Tell the client what was wrong, then close the connection."""
         await self.websocket.send_json({"type": "connection_error", "payload": bad_user_input(reason)})
         await self.websocket.close(BAD_REQUEST, reason)
-
-
-def offer_handoff() -> Handoff:
-    """A handoff for the operation this task runs (read by the orderUpdated resolver and the metrics)."""
-    handoff = Handoff()
-    HANDOFF.set(handoff)
-    ROOT_RENDERED.set(handoff.note_root_renderer)
-    return handoff
 
 
 def bad_user_input(message: str) -> dict[str, object]:
