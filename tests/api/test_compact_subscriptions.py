@@ -15,9 +15,11 @@ import random
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from orderly.compact_subscriptions import DELIVERIES, CompactOperation
 from orderly.graphql_view import OrderlyGraphQL
+from orderly.metrics_settings import MetricsSettings
 from resolvers.subscription_tally import SUBSCRIPTIONS
 from tests.api.operations import ADD_ITEM, CANCEL, CREATE, order_input
 from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, WsSubscription, websocket
@@ -26,6 +28,8 @@ from tests.support.server import RunningServer
 SCALARS = ["orderId", "customerId", "status", "itemCount", "totalAmount", "version", "createdAt",
            "shippedAt", "cancelledAt", "cancelReason", "__typename"]
 ITEM_FIELDS = ["productId", "quantity", "price", "lineTotal", "__typename"]
+OPEN = "orderly_graphql_subscriptions_open"
+ENDED = "orderly_graphql_operation_seconds_count"
 ADDRESS_FIELDS = ["line1", "line2", "city", "postalCode", "country", "__typename"]
 
 
@@ -168,3 +172,31 @@ async def test_a_failed_read_ends_both_the_same_way(api: RunningServer, protocol
         assert "INTERNAL_SERVER_ERROR" in failed and "the read model is gone" not in failed  # masked
         assert await _raw(handed) == await _raw(kept)  # complete
     assert await _nothing_left(api) == (0, 0, 0)
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.parametrize("compact", [True, False])
+async def test_metrics_count_a_handed_over_subscription_as_strawberry_counts_it(
+    server_factory: Any, compact: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(OrderlyGraphQL, "compact_subscriptions", compact)
+    labels = {"operation": "Watched", "type": "subscription"}
+    async with server_factory(metrics=MetricsSettings(enabled=True)) as api:
+        (order_id,) = await _create(api, 1)
+        query = "subscription Watched($id: ID!) { orderUpdated(orderId: $id) { orderId version } }"
+        opened, ended = _sample(OPEN), _sample(ENDED, **labels)
+        async with websocket(api.url, TRANSPORT_WS) as ws:
+            subscription = await ws.subscribe(query, {"id": order_id})
+            assert (await subscription.next_message())[0] == "next"
+            assert DELIVERIES.open == (1 if compact else 0)
+            assert (_sample(OPEN) - opened, _sample(ENDED, **labels) - ended) == (1, 0)
+            await subscription.stop()
+            for _ in range(100):
+                if _sample(OPEN) == opened:
+                    break
+                await asyncio.sleep(0.02)
+            assert (_sample(OPEN) - opened, _sample(ENDED, **labels) - ended) == (0, 1)
+        assert await _nothing_left(api) == (0, 0, 0)
