@@ -26,10 +26,44 @@ from typing import Any
 from graphql import GraphQLError, execute, parse
 from strawberry.http.exceptions import WebSocketDisconnected
 
+from projections.order_views.queries import OrderView
 from resolvers.update_handoff import Handoff, OrderWatch
 from schema.types import Order
 
 log = logging.getLogger(__name__)
+
+
+# Order.from_view copies these attributes from the view unchanged (strawberry.ID and Position are
+# NewTypes); tests/api/test_compact_subscriptions.py checks that they are the view's very objects.
+SAME_AS_VIEW = frozenset({
+    "order_id", "customer_id", "status", "item_count", "total_amount", "shipping_address", "created_at",
+    "shipped_at", "cancelled_at", "cancel_reason", "version", "position",
+})
+
+
+class OrderOfView:
+    """An Order read attribute by attribute from its view: Order.from_view (its items above all) is
+    built only when a renderer reads an attribute it converts. Most subscriptions select a few scalars."""
+
+    __slots__ = ("_order", "_view")
+
+    def __init__(self, view: OrderView) -> None:
+        self._view = view
+        self._order: Order | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name in SAME_AS_VIEW:
+            return getattr(self._view, name)
+        order = self._order
+        if order is None:
+            order = self._order = Order.from_view(self._view)
+        return getattr(order, name)
+
+    def order(self) -> Order:
+        """The Order itself (graphql-core's road gets the real object)."""
+        if self._order is None:
+            self._order = Order.from_view(self._view)
+        return self._order
 
 
 class CompactOperation:
@@ -95,7 +129,7 @@ class CompactOperation:
         except WebSocketDisconnected:
             pass  # the socket's handler ends its operations
 
-    async def deliver(self, order: Order, rendered: dict[Any, Any]) -> None:
+    async def deliver(self, order: OrderOfView, rendered: dict[Any, Any]) -> None:
         """Send a newer version (rendered once per renderer and response key for all its subscribers)."""
         renderer = self.handoff.renderer
         cache_key = (renderer, self.key)
@@ -104,7 +138,7 @@ class CompactOperation:
             try:
                 data = {self.key: renderer(order)}  # type: ignore[misc]
             except Exception:  # noqa: BLE001 - graphql-core's road gives the located errors
-                await self.deliver_executed(order)
+                await self.deliver_executed(order.order())
                 return
             rendered[cache_key] = data
         if not self.completed:
@@ -207,14 +241,14 @@ class CompactDeliveries:
                 continue
             if view is None:
                 continue
-            order: Order | None = None
+            order: OrderOfView | None = None
             rendered: dict[Any, Any] = {}
             for operation in group:
                 if operation.completed or view.version <= operation.watch.version:
                     continue
                 operation.watch.version = view.version
                 if order is None:
-                    order = Order.from_view(view)
+                    order = OrderOfView(view)
                 sends.append(operation.deliver(order, rendered))
         if sends:
             await asyncio.gather(*sends)

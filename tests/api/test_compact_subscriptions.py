@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from orderly.compact_subscriptions import DELIVERIES, CompactOperation
+from orderly.compact_subscriptions import DELIVERIES, SAME_AS_VIEW, CompactOperation, OrderOfView
 from orderly.graphql_view import OrderlyGraphQL
 from orderly.metrics_settings import MetricsSettings
 from resolvers.subscription_tally import SUBSCRIPTIONS
+from schema.types import Order
 from tests.api.operations import ADD_ITEM, CANCEL, CREATE, order_input
 from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, WsSubscription, websocket
 from tests.support.server import RunningServer
@@ -200,3 +201,14 @@ async def test_metrics_count_a_handed_over_subscription_as_strawberry_counts_it(
                 await asyncio.sleep(0.02)
             assert (_sample(OPEN) - opened, _sample(ENDED, **labels) - ended) == (0, 1)
         assert await _nothing_left(api) == (0, 0, 0)
+
+
+async def test_the_attributes_read_from_the_view_are_the_views_own(api: RunningServer) -> None:
+    (order_id,) = await _create(api, 1)
+    view = await api.container.services.order_reader.get(order_id)
+    assert view is not None
+    order, lazy = Order.from_view(view), OrderOfView(view)
+    for name in SAME_AS_VIEW:
+        assert getattr(order, name) is getattr(view, name), name
+        assert getattr(lazy, name) is getattr(view, name), name
+    assert lazy.items == order.items and lazy.order() is lazy.order()
