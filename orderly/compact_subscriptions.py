@@ -73,7 +73,9 @@ class CompactOperation:
 
     task = None  # in the transport handler's table, where strawberry's operations have their task
 
-    def __init__(self, handler: Any, operation_id: str, handoff: Handoff, key: str, request: tuple[Any, ...], *, legacy: bool) -> None:
+    def __init__(
+        self, handler: Any, operation_id: str, handoff: Handoff, key: str, request: tuple[Any, ...], *, legacy: bool
+    ) -> None:
         assert handoff.watch is not None
         self.handler = handler
         self.id = operation_id
@@ -165,13 +167,13 @@ class CompactOperation:
         if not self.completed:
             await self.send_result(result.data, result.errors)
 
-    async def fail(self, error: BaseException) -> None:
+    async def fail(self, error: Exception) -> None:
         """The read failed: strawberry's road sends the error as a result, then completes."""
+        if self.completed:
+            return
         graphql_error = error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
         self.handler.schema.process_errors([graphql_error], None)
         self.count_errors([graphql_error])
-        if self.completed:
-            return
         await self.send_result(None, [graphql_error])
         try:
             await self.end_with_complete()
@@ -204,8 +206,9 @@ class CompactDeliveries:
     def mark(self, operation: CompactOperation) -> None:
         """Deliver the operation's newer version, if any, soon."""
         self._due[operation] = None
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        task, loop = self._task, asyncio.get_running_loop()
+        if task is None or task.done() or task.get_loop() is not loop:  # a loop stopped in the middle of a round
+            self._task = loop.create_task(self._run())
 
     async def _run(self) -> None:
         try:
@@ -218,7 +221,8 @@ class CompactDeliveries:
                 except Exception:
                     log.exception("delivering %d subscriptions' updates failed", len(due))
         finally:
-            self._task = None
+            if self._task is asyncio.current_task():
+                self._task = None
 
     async def _round(self, due: dict[CompactOperation, None]) -> None:
         groups: dict[tuple[int, str], list[CompactOperation]] = {}

@@ -33,8 +33,8 @@ from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from orderly.compact_subscriptions import CompactOperation, handed_over_key, release
 from orderly.auth.connection import expired_error, stop_watching, token_expired, watch_expiry
+from orderly.compact_subscriptions import CompactOperation, handed_over_key, release
 from orderly.limit_responses import limit_error as named_limit_error
 from orderly.persisted_queries import PersistedQueryRefusal
 from orderly.rate_limit import principal_key
@@ -228,16 +228,19 @@ class TransportWSHandler(GatedOperations, BaseGraphQLTransportWSHandler[Context,
                 await self._reject_incremental_delivery(operation)
                 return
             await operation.send_next(result)
-            if is_first_result and handoff is not None and self.operations.get(operation.id) is operation:
+            if is_first_result and handoff is not None and self._runs(operation):
                 key = handed_over_key(handoff, result)
                 handoff.accepted = key is not None
             is_first_result = False
-        if handoff is not None and handoff.accepted and key is not None and self.operations.get(operation.id) is operation:
+        if handoff is not None and handoff.accepted and key is not None and self._runs(operation):
             request = (operation.query, operation.variables, operation.operation_name)
             compact = CompactOperation(self, operation.id, handoff, key, request, legacy=False)
-            self.operations[operation.id] = compact
+            self.operations[operation.id] = compact  # type: ignore[assignment]  # the table holds both kinds
             compact.start()
             raise _OperationStreamClosed  # strawberry's run_operation returns without `complete`
+
+    def _runs(self, operation: Any) -> bool:
+        return self.operations.get(operation.id) is operation
 
     async def cleanup_operation(self, operation_id: str) -> None:
         """strawberry's, for a handed-over operation too (no message: the client asked for the end)."""
@@ -378,7 +381,8 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
                     key = handed_over_key(handoff, result)
                     handoff.accepted = key is not None
                 is_first_result = False
-            if handoff is not None and handoff.accepted and key is not None and self.tasks.get(operation_id) is asyncio.current_task():
+            current = self.tasks.get(operation_id) is asyncio.current_task()
+            if handoff is not None and handoff.accepted and key is not None and current:
                 compact = CompactOperation(self, operation_id, handoff, key, (query, variables, operation_name), legacy=True)
                 self.tasks[operation_id] = compact  # type: ignore[assignment]
                 installed = True

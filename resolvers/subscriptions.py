@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import cast
 
 import strawberry
 
@@ -14,7 +15,7 @@ from resolvers.authorization import ANY_ROLE, Authorized, visible_orders
 from resolvers.confirmation import confirmation
 from resolvers.input_values import ValidInput
 from resolvers.subscription_tally import SUBSCRIPTIONS
-from resolvers.update_handoff import HANDOFF, order_updates_handed_off, wants
+from resolvers.update_handoff import HANDOFF, Watches, order_updates_handed_off, wants
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
 from schema.scalars import Position
@@ -65,7 +66,9 @@ class Subscription:
         handoff = HANDOFF.get()
         if wants(handoff):
             # A WebSocket handler may take this subscription over after its first result (resolvers/update_handoff.py).
-            versions = order_updates_handed_off(services.tracker, reader, str(order_id), handoff)
+            # The process's ProjectionTracker registers watches; Services types it by what waits need.
+            tracker = cast(Watches, services.tracker)
+            versions = order_updates_handed_off(tracker, reader, str(order_id), handoff)
         else:
             versions = order_updates(services.tracker, reader, str(order_id))
         SUBSCRIPTIONS.__enter__()

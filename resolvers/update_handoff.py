@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from eventstore.fanout import Inbox
 from eventstore.messages import Notice, ProjectionAdvanced, StreamParked
@@ -66,7 +66,9 @@ class OrderWatch(Inbox):
     def pending(self) -> bool:
         """Whether a queued notice may concern a newer version (read when the watch is handed over)."""
         notices = self._notices
-        return bool(notices) and any(concerns(notice, self.order_id, self.version) for notice in notices)
+        if not notices:
+            return False
+        return any(concerns(notice, self.order_id, self.version) for notice in notices)
 
     def register(self) -> None:
         """Start receiving the order's notices."""
@@ -154,6 +156,6 @@ async def order_updates_handed_off(
                 handoff.watch = None  # nothing left for the handler to release
 
 
-def wants(handoff: Any) -> bool:
+def wants(handoff: Handoff | None) -> TypeGuard[Handoff]:
     """Whether an operation was offered a handoff it has not used yet."""
     return isinstance(handoff, Handoff) and handoff.watch is None and not handoff.accepted

@@ -81,7 +81,10 @@ async def _create(api: RunningServer, count: int) -> list[str]:
 
 
 async def _pairs(
-    monkeypatch: pytest.MonkeyPatch, compact: GraphQLWebSocket, plain: GraphQLWebSocket, documents: list[tuple[str, dict[str, Any], str]]
+    monkeypatch: pytest.MonkeyPatch,
+    compact: GraphQLWebSocket,
+    plain: GraphQLWebSocket,
+    documents: list[tuple[str, dict[str, Any], str]],
 ) -> list[tuple[WsSubscription, WsSubscription]]:
     """Each document subscribed on both roads; their first messages compared."""
     pairs = []
@@ -128,7 +131,8 @@ async def test_handed_over_subscriptions_send_what_strawberry_sends(
             if step == 3:
                 await api.gql.data(CANCEL, {"input": {"orderId": order_id, "reason": "differential"}})
             else:
-                await api.gql.data(ADD_ITEM, {"input": {"orderId": order_id, "productId": f"p{step}", "quantity": 2, "price": "1.25"}})
+                item = {"orderId": order_id, "productId": f"p{step}", "quantity": 2, "price": "1.25"}
+                await api.gql.data(ADD_ITEM, {"input": item})
             for (handed, kept), (_, _, watched) in zip(pairs, documents, strict=True):
                 if watched == order_id:
                     assert await _raw(handed) == await _raw(kept)
