@@ -90,22 +90,30 @@ class Fanout(Generic[K]):
     async def subscribe(self, *keys: K) -> AsyncIterator[Inbox]:
         """Register an inbox for the keys; always unregistered on exit."""
         inbox = Inbox()
+        self.add(inbox, *keys)
+        try:
+            yield inbox
+        finally:
+            self.remove(inbox, *keys)
+
+    def add(self, inbox: Inbox, *keys: K) -> None:
+        """Register an inbox the caller made (and will remove) for the keys."""
         for key in keys:
             members = self._inboxes.get(key)
             if members is None:
                 members = self._inboxes[key] = {}
             members[inbox] = None
         self._open += 1
-        try:
-            yield inbox
-        finally:
-            self._open -= 1
-            for key in keys:
-                members = self._inboxes.get(key)
-                if members is not None:
-                    members.pop(inbox, None)
-                    if not members:
-                        del self._inboxes[key]
+
+    def remove(self, inbox: Inbox, *keys: K) -> None:
+        """Unregister an inbox added for the keys."""
+        self._open -= 1
+        for key in keys:
+            members = self._inboxes.get(key)
+            if members is not None:
+                members.pop(inbox, None)
+                if not members:
+                    del self._inboxes[key]
 
     def deliver(self, key: K, notice: Notice) -> None:
         """Hand a notice to every inbox under the key."""

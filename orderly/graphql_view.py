@@ -53,6 +53,9 @@ class OrderlyGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextFrameAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    # orderUpdated subscriptions are taken over by the handlers after their first result
+    # (orderly/compact_subscriptions.py); False keeps every operation on strawberry's road.
+    compact_subscriptions = True
 
     def __init__(
         self,

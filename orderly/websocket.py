@@ -24,16 +24,24 @@ from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    _OperationStreamClosed,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from orderly.auth.connection import expired_error, stop_watching, token_expired, watch_expiry
+from orderly.compact_subscriptions import CompactOperation, handed_over_key, release
 from orderly.limit_responses import limit_error as named_limit_error
 from orderly.persisted_queries import PersistedQueryRefusal
 from orderly.rate_limit import principal_key
 from orderly.socket_limits import OperationGate
 from orderly.websocket_messages import legacy_message_problem, transport_message_problem
+from resolvers.compiled_objects import ROOT_RENDERED
+from resolvers.update_handoff import HANDOFF, Handoff
 from schema.context import Context
 
 BAD_REQUEST = 4400  # graphql-ws's CloseCode.BadRequest, used for both protocols
@@ -111,6 +119,16 @@ class GatedOperations:
         resolved = await persisted.resolve(payload.get("query"), payload.get("extensions"), self.context.principal)
         return {**message, "payload": {**payload, "query": resolved.text}}
 
+    def offer_handoff(self) -> Handoff | None:
+        """A handoff for the operation this task runs (read by the orderUpdated resolver and the metrics),
+        when the view hands subscriptions over (orderly/compact_subscriptions.py)."""
+        if not getattr(self.view, "compact_subscriptions", False):
+            return None
+        handoff = Handoff()
+        HANDOFF.set(handoff)
+        ROOT_RENDERED.set(handoff.note_root_renderer)
+        return handoff
+
     def release_operation_gate(self) -> None:
         """The socket is closing: its operations stop counting for its principal."""
         gate: OperationGate | None = getattr(self.view, "operation_gate", None)
@@ -182,6 +200,56 @@ class TransportWSHandler(GatedOperations, BaseGraphQLTransportWSHandler[Context,
             await self.websocket.send_json({"id": message["id"], "type": "error", "payload": [persisted_refusal.error()]})
             return
         await super().handle_subscribe(message)
+
+    async def run_operation(self, operation: Any) -> None:
+        """strawberry's, offering the operation a handoff after its first result (orderly/compact_subscriptions.py)."""
+        handoff = self.offer_handoff()
+        if handoff is None:
+            await super().run_operation(operation)
+            return
+        try:
+            await super().run_operation(operation)
+        finally:
+            entry = self.operations.get(operation.id)
+            if handoff.accepted and not (isinstance(entry, CompactOperation) and entry.handoff is handoff):
+                release(handoff)  # stopped while it was being handed over
+
+    async def _send_result_stream(self, operation: Any, result_source: Any) -> None:
+        """strawberry's loop; after the first result of a subscription that can be handed over,
+        the operation's entry becomes a CompactOperation and strawberry's stream ends without `complete`."""
+        handoff = HANDOFF.get()
+        is_first_result = True
+        key = None
+        async for result in result_source:
+            if is_first_result and isinstance(result, PreExecutionError):
+                await self._handle_pre_execution_error(operation, result)
+                return
+            if not isinstance(result, ExecutionResult):
+                await self._reject_incremental_delivery(operation)
+                return
+            await operation.send_next(result)
+            if is_first_result and handoff is not None and self._runs(operation):
+                key = handed_over_key(handoff, result)
+                handoff.accepted = key is not None
+            is_first_result = False
+        if handoff is not None and handoff.accepted and key is not None and self._runs(operation):
+            request = (operation.query, operation.variables, operation.operation_name)
+            compact = CompactOperation(self, operation.id, handoff, key, request, legacy=False)
+            self.operations[operation.id] = compact  # type: ignore[assignment]  # the table holds both kinds
+            compact.start()
+            raise _OperationStreamClosed  # strawberry's run_operation returns without `complete`
+
+    def _runs(self, operation: Any) -> bool:
+        return self.operations.get(operation.id) is operation
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        """strawberry's, for a handed-over operation too (no message: the client asked for the end)."""
+        entry = self.operations.get(operation_id)
+        if isinstance(entry, CompactOperation):
+            del self.operations[operation_id]
+            entry.close()
+            return
+        await super().cleanup_operation(operation_id)
 
     @staticmethod
     def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
@@ -285,6 +353,64 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
             await self.websocket.send_json({"type": "error", "id": operation_id, "payload": persisted_refusal.error()})
             return
         await super().handle_start(message)
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        """strawberry's, offering the operation a handoff after its first result (orderly/compact_subscriptions.py)."""
+        handoff = self.offer_handoff()
+        installed = False
+        try:
+            result_source = await self.schema.subscribe(
+                query=query,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=self.context,
+                root_value=self.root_value,
+            )
+            self.subscriptions[operation_id] = result_source
+            is_first_result = True
+            key = None
+            async for result in result_source:
+                if is_first_result and isinstance(result, PreExecutionError):
+                    assert result.errors
+                    await self.send_message({"type": "error", "id": operation_id, "payload": result.errors[0].formatted})
+                    return
+                await self.send_data_message(result, operation_id)
+                if is_first_result and handoff is not None and self.tasks.get(operation_id) is asyncio.current_task():
+                    key = handed_over_key(handoff, result)
+                    handoff.accepted = key is not None
+                is_first_result = False
+            current = self.tasks.get(operation_id) is asyncio.current_task()
+            if handoff is not None and handoff.accepted and key is not None and current:
+                compact = CompactOperation(self, operation_id, handoff, key, (query, variables, operation_name), legacy=True)
+                self.tasks[operation_id] = compact  # type: ignore[assignment]
+                installed = True
+                compact.start()
+                return
+            await self.send_message({"type": "complete", "id": operation_id})
+        except asyncio.CancelledError:
+            await self.send_message({"type": "complete", "id": operation_id})
+        finally:
+            self.subscriptions.pop(operation_id, None)
+            if not installed:
+                if self.tasks.get(operation_id) is asyncio.current_task():
+                    self.tasks.pop(operation_id, None)
+                if handoff is not None and handoff.accepted:
+                    release(handoff)  # stopped while it was being handed over
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        """strawberry's, for a handed-over operation too: it ends with `complete`, as a cancelled one does."""
+        entry = self.tasks.get(operation_id)
+        if isinstance(entry, CompactOperation):
+            del self.tasks[operation_id]
+            entry.close()
+            try:
+                await self.send_message({"type": "complete", "id": operation_id})
+            except Exception:  # noqa: BLE001, S110 - a closed socket: as strawberry's cancelled task, nothing to tell
+                pass
+            return
+        await super().cleanup_operation(operation_id)
 
     async def refuse_connection(self, reason: str) -> None:
         """Tell the client what was wrong, then close the connection."""

@@ -29,7 +29,7 @@ from contextlib import AbstractAsyncContextManager
 
 from eventstore import tracing
 from eventstore.bus import NotificationBus, Subscription, projection_channel
-from eventstore.fanout import Fanout
+from eventstore.fanout import Fanout, Inbox
 from eventstore.messages import Notice, ProjectionAdvanced, StreamParked
 from eventstore.metrics import observe_resync
 from eventstore.tasks import BackgroundTask
@@ -92,6 +92,15 @@ class ProjectionTracker:
         """
         self._require(name)
         return self._listeners[name].subscribe(key)
+
+    def watch(self, name: str, key: str, inbox: Inbox) -> None:
+        """Register an inbox made by the caller for one stream's notices, until unwatch (listen without a block)."""
+        self._require(name)
+        self._listeners[name].add(inbox, key)
+
+    def unwatch(self, name: str, key: str, inbox: Inbox) -> None:
+        """Unregister an inbox registered by watch."""
+        self._listeners[name].remove(inbox, key)
 
     async def wait_for_position(self, name: str, position: int, timeout: float | None) -> bool:
         """Whether the projection's checkpoint reaches position within timeout seconds."""

@@ -64,6 +64,9 @@ MAX_RENDERERS_PER_DOCUMENT = 64  # distinct (selection, directive variables) pai
 # parse step (resolvers/document_parsing.py) for documents the document cache keeps.
 _CURRENT: ContextVar[CachedDocument | None] = ContextVar("orderly_current_document", default=None)
 _UNCOMPILABLE = object()
+# Told which renderer rendered an operation's root object (a WebSocket handler keeps it for
+# later versions of a subscription's object: resolvers/update_handoff.py); unset elsewhere.
+ROOT_RENDERED: ContextVar[Callable[[Renderer], None] | None] = ContextVar("orderly_root_rendered", default=None)
 
 
 def use_document(entry: CachedDocument | None) -> None:
@@ -103,6 +106,10 @@ class CompiledExecutionContext(LeafFieldExecutionContext):
                 pass
             else:
                 CompiledExecutionContext.compiled_objects += 1
+                if path.prev is None:
+                    listener = ROOT_RENDERED.get()
+                    if listener is not None:
+                        listener(renderer)
                 return rendered
         return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
 

@@ -27,6 +27,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from resolvers.update_handoff import accepted_handoff
 from schema.errors import ERROR_CODES, error_code
 
 MAX_OPERATION_NAMES = 100
@@ -126,10 +127,18 @@ class OperationMetrics(SchemaExtension):
                 errors = getattr(self.execution_context.result, "errors", None)
                 count_errors(self._name(), self._operation_type(), errors or self.execution_context.pre_execution_errors or [])
         finally:
-            if self._open_subscription:
-                OPEN_SUBSCRIPTIONS.dec()
-            if not self._refused:
-                OPERATION_SECONDS.labels(self._name(), self._operation_type()).observe(time.perf_counter() - started)
+            handoff = accepted_handoff()
+            if handoff is not None and not self._refused:
+                # A WebSocket handler took the subscription over (resolvers/update_handoff.py): it is
+                # still open, and its errors and its end are counted when they happen.
+                tail = _OperationTail(self._name(), self._operation_type(), started, open_subscription=self._open_subscription)
+                handoff.finishers.append(tail.end)
+                handoff.count_errors = tail.count_errors
+            else:
+                if self._open_subscription:
+                    OPEN_SUBSCRIPTIONS.dec()
+                if not self._refused:
+                    OPERATION_SECONDS.labels(self._name(), self._operation_type()).observe(time.perf_counter() - started)
 
     def on_stream_result(self, result: ExecutionResult) -> Iterator[None]:  # type: ignore[override]
         """A WebSocket operation's result: count its errors as it goes out."""
@@ -146,3 +155,25 @@ class OperationMetrics(SchemaExtension):
             return self.execution_context.operation_type.value
         except RuntimeError:
             return UNKNOWN_TYPE
+
+
+class _OperationTail:
+    """What OperationMetrics still records for an operation a WebSocket handler has taken over."""
+
+    __slots__ = ("kind", "name", "open_subscription", "started")
+
+    def __init__(self, name: str, kind: str, started: float, *, open_subscription: bool) -> None:
+        self.name = name
+        self.kind = kind
+        self.started = started
+        self.open_subscription = open_subscription
+
+    def count_errors(self, errors: Iterable[GraphQLError]) -> None:
+        """A later result's errors, as on_stream_result counts them."""
+        count_errors(self.name, self.kind, errors)
+
+    def end(self) -> None:
+        """The operation has ended: as on_operation's end."""
+        if self.open_subscription:
+            OPEN_SUBSCRIPTIONS.dec()
+        OPERATION_SECONDS.labels(self.name, self.kind).observe(time.perf_counter() - self.started)

@@ -31,6 +31,10 @@ class SubscriptionTally:
     ) -> None:
         self.closed += 1
 
+    def close_one(self) -> None:
+        """One subscription counted by entering the tally has ended (when its end is not a block's)."""
+        self.closed += 1
+
 
 # One per process, like the metrics' counters: every schema of the process counts here.
 SUBSCRIPTIONS = SubscriptionTally()

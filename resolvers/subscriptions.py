@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import cast
 
 import strawberry
 
@@ -14,6 +15,7 @@ from resolvers.authorization import ANY_ROLE, Authorized, visible_orders
 from resolvers.confirmation import confirmation
 from resolvers.input_values import ValidInput
 from resolvers.subscription_tally import SUBSCRIPTIONS
+from resolvers.update_handoff import HANDOFF, Watches, order_updates_handed_off, wants
 from schema.context import Context
 from schema.errors import ConsistencyTimeoutError
 from schema.scalars import Position
@@ -61,16 +63,27 @@ class Subscription:
         services = info.context.services
         log_context.annotate(order_id=str(order_id))
         reader = visible_orders(info.context.principal, services.order_reader)
-        versions = order_updates(services.tracker, reader, str(order_id))
-        with SUBSCRIPTIONS:
-            try:
-                async for view in versions:
-                    order = Order.from_view(view)
-                    del view  # not kept while the next version is awaited (see order_updates)
-                    yield order
-                    del order
-            finally:
-                await versions.aclose()
+        handoff = HANDOFF.get()
+        if wants(handoff):
+            # A WebSocket handler may take this subscription over after its first result (resolvers/update_handoff.py).
+            # The process's ProjectionTracker registers watches; Services types it by what waits need.
+            tracker = cast(Watches, services.tracker)
+            versions = order_updates_handed_off(tracker, reader, str(order_id), handoff)
+        else:
+            versions = order_updates(services.tracker, reader, str(order_id))
+        SUBSCRIPTIONS.__enter__()
+        try:
+            async for view in versions:
+                order = Order.from_view(view)
+                del view  # not kept while the next version is awaited (see order_updates)
+                yield order
+                del order
+        finally:
+            await versions.aclose()
+            if handoff is not None and handoff.accepted:
+                handoff.finishers.append(SUBSCRIPTIONS.close_one)  # counted open until the handler ends it
+            else:
+                SUBSCRIPTIONS.close_one()
 
     @strawberry.subscription(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
