@@ -10,6 +10,8 @@ views built with it to that).
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -20,3 +22,18 @@ def filled(cls: type[T], fields: dict[str, Any]) -> T:
     instance = object.__new__(cls)
     instance.__dict__.update(fields)
     return instance
+
+
+def copies_fields(target: type, source: type) -> bool:
+    """Whether `filled(target, dict(source_instance.__dict__))` builds what target's __init__ would.
+
+    True when target is a slot-less, __post_init__-less class whose __init__ takes exactly
+    source's dataclass fields. A caller checks once, at import, and falls back to the
+    constructor when either class changes shape.
+    """
+    if not dataclasses.is_dataclass(source) or "__slots__" in target.__dict__ or hasattr(target, "__post_init__"):
+        return False
+    parameters = inspect.signature(target).parameters.values()
+    if any(parameter.kind is not inspect.Parameter.KEYWORD_ONLY for parameter in parameters):
+        return False
+    return {parameter.name for parameter in parameters} == {field.name for field in dataclasses.fields(source)}

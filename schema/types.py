@@ -12,7 +12,8 @@ from strawberry.scalars import JSON
 from domain.ports import AppendResult, RecordedEvent
 from domain.values import Address
 from projections.customer_summaries.queries import CustomerSummaryView
-from projections.order_views.queries import OrderPageView, OrderView
+from projections.filled import copies_fields, filled
+from projections.order_views.queries import OrderItemView, OrderPageView, OrderView
 from projections.status import ProjectionStatusView, RebuildProgress
 from schema.enums import OrderStatus, ProjectionState
 from schema.principal import Role
@@ -102,6 +103,11 @@ class Order:
     @classmethod
     def from_view(cls, view: OrderView) -> Order:
         """An order_views row as the API shows it."""
+        if _ORDERS_COPY_VIEWS:
+            # The same instance __init__ builds (strawberry.ID and Position are NewTypes: identity at run time).
+            fields = dict(view.__dict__)
+            fields["items"] = [filled(OrderItem, dict(item.__dict__)) for item in view.items]
+            return filled(cls, fields)
         return cls(
             order_id=strawberry.ID(view.order_id),
             customer_id=strawberry.ID(view.customer_id),
@@ -125,6 +131,11 @@ class Order:
             version=view.version,
             position=Position(view.position),
         )
+
+
+# Order and OrderItem are plain copies of the views (same fields, no __post_init__): from_view
+# fills them without __init__. Checked once here; a change of shape takes the constructor.
+_ORDERS_COPY_VIEWS = copies_fields(Order, OrderView) and copies_fields(OrderItem, OrderItemView)
 
 
 @strawberry.type

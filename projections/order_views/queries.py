@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,16 +105,17 @@ class OrderView:
             quantity = item["quantity"]
             line = {"product_id": item["product_id"], "quantity": quantity, "price": price, "line_total": price * quantity}
             items.append(filled(OrderItemView, line))
+        address = row["shipping_address"]
         return filled(
             cls,
             {
                 "order_id": row["order_id"],
                 "customer_id": row["customer_id"],
-                "status": OrderStatus(row["status"]),
+                "status": _STATUSES.get(row["status"]) or OrderStatus(row["status"]),
                 "items": tuple(items),
                 "item_count": row["item_count"],
                 "total_amount": Decimal(row["total_amount"]),
-                "shipping_address": Address(**row["shipping_address"]),
+                "shipping_address": filled(Address, _address_fields(address)),
                 "created_at": row["created_at"],
                 "shipped_at": row["shipped_at"],
                 "cancelled_at": row["cancelled_at"],
@@ -122,6 +124,17 @@ class OrderView:
                 "position": row["position"],
             },
         )
+
+
+_STATUSES: dict[str, OrderStatus] = {status.value: status for status in OrderStatus}
+_ADDRESS_FIELDS = frozenset(field.name for field in dataclasses.fields(Address))
+
+
+def _address_fields(address: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored address's fields; refused (as Address(**address) would) unless exactly Address's fields."""
+    if address.keys() != _ADDRESS_FIELDS:
+        raise TypeError(f"an address has exactly the fields {sorted(_ADDRESS_FIELDS)}, got {sorted(address)}")
+    return dict(address)
 
 
 @dataclass(frozen=True, kw_only=True)
