@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -189,6 +190,9 @@ def principal(who: str) -> Principal:
     return Principal(subject=customer, roles=frozenset({Role.CUSTOMER}), customer_id=customer)
 
 
+PLACEHOLDER = re.compile(r"@(last|[0-9]+)")  # generated text may start with "@" too
+
+
 def resolve(value: Any, prefix: str, made: list[str]) -> Any:
     """The example's own ids in place of the placeholders (both roads get the same)."""
     if isinstance(value, dict):
@@ -199,7 +203,7 @@ def resolve(value: Any, prefix: str, made: list[str]) -> Any:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, prefix))
     if value == "@NEW":
         return str(uuid.uuid5(uuid.NAMESPACE_URL, prefix + "upper")).upper()
-    if isinstance(value, str) and value.startswith("@"):
+    if isinstance(value, str) and PLACEHOLDER.fullmatch(value):
         position = -1 if value == "@last" else int(value[1:])
         return made[position] if made and len(made) > abs(position) - (position < 0) else f"{prefix}-missing"
     if isinstance(value, str) and value.startswith("cmd-"):
