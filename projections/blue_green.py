@@ -44,6 +44,7 @@ from projections.checkpoints import (
 from projections.generations import create_generation, create_indexes, drop_generation, existing_generations
 from projections.parked_streams import parked_streams
 from projections.parking import DEFAULT_RETRIES
+from projections.postgres_shadow_fill import shadow_fill
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
 from projections.runner import LeaseFactory, ProjectionRunner
@@ -103,7 +104,7 @@ class BlueGreenRebuild:
             shadow = ProjectionRunner(
                 shadow_name(self.name),
                 self.projector,
-                self.read_models,
+                shadow_fill(self.read_models),  # new rows by COPY (postgres_shadow_fill.py)
                 self.events,
                 InProcessBus(),
                 batch_size=self.batch_size,
