@@ -31,7 +31,7 @@ from sqlalchemy import JSON, Table
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState
 from projections.postgres_read_models import PostgresReadModels
-from projections.read_models import ReadModelStore
+from projections.read_models import KeyedSelect, ReadModelStore
 
 _ADVANCE = (
     "UPDATE projection_checkpoints"
@@ -50,6 +50,20 @@ def shadow_fill(read_models: ReadModelStore) -> ReadModelStore:
 class PostgresShadowFill(PostgresReadModels):
     """PostgresReadModels whose batch commit copies new rows in (see the module docstring)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # What the batch's plan read, by (table, key column): key -> whether the row was there.
+        # Valid until the next commit: a row that appeared since would have moved the checkpoint.
+        self._seen: dict[tuple[str, str], dict[str, bool]] = {}
+
+    async def rows_by_key(self, query: KeyedSelect, values: Sequence[str]) -> list[Mapping[str, Any]]:
+        """The rows whose key is one of values; which of them exist is remembered for the commit."""
+        rows = await super().rows_by_key(query, values)
+        seen = self._seen.setdefault((self._physical(query.table).name, query.key), {})
+        seen.update(dict.fromkeys(values, False))
+        seen.update((row[query.key], True) for row in rows)
+        return rows
+
     def for_generation(self, generation: int, tables: Mapping[Table, Table]) -> ReadModelStore:
         """This store on the generation's physical tables."""
         return PostgresShadowFill(self.database, reader=self.reader, generation=generation, tables=tables)
@@ -58,6 +72,7 @@ class PostgresShadowFill(PostgresReadModels):
         self, name: str, from_position: int, to_position: int, state: ProjectionState, upserts: Sequence[Upsert]
     ) -> bool:
         """The checkpoint compare-and-set and every row in one transaction; False when the checkpoint moved."""
+        seen, self._seen = self._seen, {}
         pool = await self.database.raw_pool()
         async with pool.acquire() as conn, conn.transaction():
             moved = await conn.execute(
@@ -67,15 +82,19 @@ class PostgresShadowFill(PostgresReadModels):
                 return False
             for change in upserts:
                 if change.rows:
-                    await self._write(conn, change)
+                    await self._write(conn, change, seen)
         return True
 
-    async def _write(self, conn: Any, change: Upsert) -> None:
+    async def _write(self, conn: Any, change: Upsert, seen: Mapping[tuple[str, str], Mapping[str, bool]]) -> None:
         table = self._physical(change.table)
         rows = change.rows
         if len(change.key) == 1:
             (key,) = change.key
-            present = {record[0] for record in await conn.fetch(_present(table.name, key), [row[key] for row in rows])}
+            known = seen.get((table.name, key), {})
+            present = {row[key] for row in rows if known.get(row[key])}
+            unknown = [row[key] for row in rows if row[key] not in known]
+            if unknown:  # rows the plan did not read: ask the shadow
+                present.update(record[0] for record in await conn.fetch(_present(table.name, key), unknown))
             fresh = [row for row in rows if row[key] not in present]
             if fresh:
                 columns, encoders = _layout(table)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from domain.command_bus import CommandBus
 from eventstore.local_bus import InProcessBus
 from eventstore.sql_store import SqlEventStore
+from projections import postgres_shadow_fill
 from projections.blue_green import BlueGreenRebuild
 from projections.changes import Upsert
 from projections.checkpoints import ProjectionState, read_checkpoint, shadow_name
@@ -102,8 +103,8 @@ class _DiesBeforeCommit(PostgresShadowFill):
 
     armed = False
 
-    async def _write(self, conn: Any, change: Upsert) -> None:
-        await super()._write(conn, change)
+    async def _write(self, conn: Any, change: Upsert, seen: Any) -> None:
+        await super()._write(conn, change, seen)
         if self.armed:
             raise ConnectionResetError("killed")
 
@@ -165,3 +166,40 @@ async def test_rows_the_shadow_has_are_upserted_under_their_guard_and_new_ones_c
         ("o-3", 1, "c-1"),
     ]
     assert await position(store) == 2
+
+
+async def test_what_a_plan_read_is_forgotten_at_each_commit_so_a_rival_s_row_is_never_copied_again(
+    read_models: ReadModelStore,
+) -> None:
+    if not isinstance(read_models, PostgresReadModels):
+        pytest.skip("the COPY fill is PostgreSQL's")
+    tables = generation_tables(CUSTOMER_SUMMARIES, 1)
+    store = shadow_fill(read_models).for_generation(1, tables)
+    rival = read_models.for_generation(1, tables)
+    await started(store)
+    assert await store.rows_by_key(FACT_ROW, ["o-1"]) == []  # the plan saw no o-1 ...
+    assert await rival.commit_batch(NAME, 0, 1, ProjectionState.RUNNING, [facts(fact("o-1", 1))])  # ... then a rival wrote it
+
+    assert not await store.commit_batch(NAME, 0, 2, ProjectionState.RUNNING, [facts(fact("o-1", 2))])  # void, not a COPY
+    assert await store.commit_batch(NAME, 1, 2, ProjectionState.RUNNING, [facts(fact("o-1", 2, "c-2"))])  # asks again
+    [row] = await store.rows_by_key(FACT_ROW, ["o-1"])
+    assert (row["version"], row["customer_id"]) == (2, "c-2")
+
+
+async def test_rows_the_plan_read_are_not_asked_for_again(read_models: ReadModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not isinstance(read_models, PostgresReadModels):
+        pytest.skip("the COPY fill is PostgreSQL's")
+    store = shadow_fill(read_models).for_generation(1, generation_tables(CUSTOMER_SUMMARIES, 1))
+    await started(store)
+    assert await store.commit_batch(NAME, 0, 1, ProjectionState.RUNNING, [facts(fact("o-1", 1))])
+    await store.rows_by_key(FACT_ROW, ["o-1", "o-2"])
+
+    def asked(*_: object) -> str:
+        raise AssertionError("a key the plan read was asked for again")
+
+    monkeypatch.setattr(postgres_shadow_fill, "_present", asked)
+    assert await store.commit_batch(NAME, 1, 2, ProjectionState.RUNNING, [facts(fact("o-1", 2), fact("o-2", 1))])
+    assert sorted((row["order_id"], row["version"]) for row in await store.rows_by_key(FACT_ROW, ["o-1", "o-2"])) == [
+        ("o-1", 2),
+        ("o-2", 1),
+    ]
