@@ -1,17 +1,19 @@
 """A blue-green shadow's batch commit on PostgreSQL: rows new to the shadow go in by binary COPY.
 
-Nobody reads a shadow while it fills, and most of its rows are written first by the batch that
-creates them: a rebuild from position 0 inserts nearly every row once. The live store's one
-statement (postgres_read_models.py) sends them as JSON, parses it back with
-json_populate_recordset and runs ON CONFLICT for each; here a batch is one explicit
-transaction instead:
+Nobody reads a shadow while it fills, and a rebuild from position 0 writes many of its rows
+first in the batch that creates them (with 20,000-event batches, most of them). The live store's
+one statement (postgres_read_models.py) sends every row as JSON, parses it back with
+json_populate_recordset and runs ON CONFLICT for each; here a batch is one explicit transaction:
 
 1. the checkpoint compare-and-set (the same UPDATE as the live statement); nothing else runs
    when it matches no row, so a rival (another rebuild, the switch) voids the batch as before;
-2. per table, the keys of the batch's rows that the shadow already has (the compare-and-set
-   holds the checkpoint's row lock, and every writer of this generation takes it first, so
-   none can appear before COMMIT);
-3. the others by `copy_records_to_table` (binary COPY), the existing ones by the live upsert.
+2. per table, which of the batch's rows the shadow already has: known from the plan's own
+   reads (rows_by_key remembers what it found and what it did not), asked with one SELECT for
+   keys the plan did not read. Neither goes stale before COMMIT: every writer of this
+   generation moves the checkpoint, so a row written since the read voids the compare-and-set,
+   which then holds the checkpoint's row lock until COMMIT;
+3. the new rows by `copy_records_to_table` (binary COPY), the existing ones by the live upsert
+   (under its `newer` guard).
 
 The checkpoint and the rows commit together: a kill -9 mid-fill leaves both as they were
 before the batch, and a resumed run starts at the committed checkpoint. Tables keyed by more
