@@ -44,6 +44,7 @@ from projections.checkpoints import (
 from projections.generations import create_generation, create_indexes, drop_generation, existing_generations
 from projections.parked_streams import parked_streams
 from projections.parking import DEFAULT_RETRIES
+from projections.postgres_shadow_fill import shadow_fill
 from projections.projector import EventLog, Projector
 from projections.read_models import ReadModelStore
 from projections.runner import LeaseFactory, ProjectionRunner
@@ -52,6 +53,11 @@ from projections.switch import MAX_CATCH_UP, switch
 log = logging.getLogger(__name__)
 
 DROP_ATTEMPTS = 5
+# The shadow's batches grow up to this: nobody waits for them, and a larger batch writes each row
+# fewer times (an order's events span several batches) and copies more of them in as new rows
+# (postgres_shadow_fill.py). Measured on 200k events: 5,000 -> 20,000 took the order_views fill's
+# commits from 2.8 to 1.5-2.3 s; 50,000 gained nothing more.
+FILL_BATCH_SIZE = 20_000
 DROP_LOCK_TIMEOUT_MS = 2000
 
 
@@ -77,7 +83,8 @@ class BlueGreenRebuild:
     events: EventLog
     bus: NotificationBus | None = None
     batch_size: int = 500
-    max_batch_size: int | None = None  # the shadow runner grows its batches up to this (runner.py)
+    max_batch_size: int | None = None  # the shadow runner grows its batches up to this (runner.py) ...
+    fill_batch_size: int = FILL_BATCH_SIZE  # ... or up to this, whichever is larger
     lease: LeaseFactory | None = None
     max_catch_up: int = MAX_CATCH_UP
     park_after: int = DEFAULT_RETRIES
@@ -103,11 +110,11 @@ class BlueGreenRebuild:
             shadow = ProjectionRunner(
                 shadow_name(self.name),
                 self.projector,
-                self.read_models,
+                shadow_fill(self.read_models),  # new rows by COPY (postgres_shadow_fill.py)
                 self.events,
                 InProcessBus(),
                 batch_size=self.batch_size,
-                max_batch_size=self.max_batch_size,
+                max_batch_size=max(self.batch_size, self.max_batch_size or 0, self.fill_batch_size),
                 create_checkpoint=False,
                 park_after=self.park_after,
             )
