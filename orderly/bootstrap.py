@@ -133,8 +133,8 @@ class Container:
             read_models=self.read_models,
             events=self.store,
             bus=self.bus,
-            # No growing batches here: a shadow fills without its secondary indexes, so larger batches
-            # spare it little, and measured they cost its fill more Python CPU than they saved.
+            # The shadow's batches grow up to blue_green.FILL_BATCH_SIZE by themselves (nobody waits
+            # for them); ORDERLY_MAX_BATCH_SIZE is the live runners' bound.
             batch_size=self.settings.batch_size,
             lease=None if self.lease is None else self.lease(shadow_name(name)),
             park_after=self.settings.projection_retries,
