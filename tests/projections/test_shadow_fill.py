@@ -29,6 +29,8 @@ from tests.projections.conftest import RunnerFactory
 from tests.projections.test_read_model_store import NAME, fact, facts, position, started
 from tests.projections.test_runner import visible
 
+postgres_only = pytest.mark.parametrize("backend", ["postgres"])  # the COPY fill is PostgreSQL's
+
 
 async def _random_history(commands: CommandBus, seed: int, orders: int) -> None:
     """Orders of a few customers, their later events interleaved in a random order."""
@@ -109,12 +111,12 @@ class _DiesBeforeCommit(PostgresShadowFill):
             raise ConnectionResetError("killed")
 
 
+@postgres_only
 @pytest.mark.parametrize("name", list(PROJECTIONS))
 async def test_a_batch_killed_before_commit_leaves_no_rows_and_the_rerun_resumes_to_the_same_rows(
     name: str, commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory, read_models: ReadModelStore
 ) -> None:
-    if not isinstance(read_models, PostgresReadModels):
-        pytest.skip("the COPY fill is PostgreSQL's")
+    assert isinstance(read_models, PostgresReadModels)
     await _random_history(commands, 7, orders=20)
     await visible(store)
     await make_runner(name, batch_size=1).catch_up()
@@ -149,9 +151,9 @@ async def test_a_batch_killed_before_commit_leaves_no_rows_and_the_rerun_resumes
     assert await _generation_rows(read_models, name, 2) == live
 
 
+@postgres_only
 async def test_rows_the_shadow_has_are_upserted_under_their_guard_and_new_ones_copied(read_models: ReadModelStore) -> None:
-    if not isinstance(read_models, PostgresReadModels):
-        pytest.skip("the COPY fill is PostgreSQL's")
+    assert isinstance(read_models, PostgresReadModels)
     store = shadow_fill(read_models).for_generation(1, generation_tables(CUSTOMER_SUMMARIES, 1))
     await started(store)
     assert await store.commit_batch(NAME, 0, 1, ProjectionState.RUNNING, [facts(fact("o-1", 3), fact("o-2", 1))])
@@ -168,11 +170,11 @@ async def test_rows_the_shadow_has_are_upserted_under_their_guard_and_new_ones_c
     assert await position(store) == 2
 
 
+@postgres_only
 async def test_what_a_plan_read_is_forgotten_at_each_commit_so_a_rival_s_row_is_never_copied_again(
     read_models: ReadModelStore,
 ) -> None:
-    if not isinstance(read_models, PostgresReadModels):
-        pytest.skip("the COPY fill is PostgreSQL's")
+    assert isinstance(read_models, PostgresReadModels)
     tables = generation_tables(CUSTOMER_SUMMARIES, 1)
     store = shadow_fill(read_models).for_generation(1, tables)
     rival = read_models.for_generation(1, tables)
@@ -186,9 +188,9 @@ async def test_what_a_plan_read_is_forgotten_at_each_commit_so_a_rival_s_row_is_
     assert (row["version"], row["customer_id"]) == (2, "c-2")
 
 
+@postgres_only
 async def test_rows_the_plan_read_are_not_asked_for_again(read_models: ReadModelStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not isinstance(read_models, PostgresReadModels):
-        pytest.skip("the COPY fill is PostgreSQL's")
+    assert isinstance(read_models, PostgresReadModels)
     store = shadow_fill(read_models).for_generation(1, generation_tables(CUSTOMER_SUMMARIES, 1))
     await started(store)
     assert await store.commit_batch(NAME, 0, 1, ProjectionState.RUNNING, [facts(fact("o-1", 1))])
