@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from inspect import isawaitable
 from typing import Any
 
@@ -69,7 +69,7 @@ class OrderOfView:
 class CompactOperation:
     """One handed-over subscription in a socket's operation table."""
 
-    __slots__ = ("completed", "handler", "handoff", "id", "key", "legacy", "request", "watch")
+    __slots__ = ("again", "completed", "handler", "handoff", "id", "key", "legacy", "request", "sending", "watch")
 
     task = None  # in the transport handler's table, where strawberry's operations have their task
 
@@ -85,6 +85,8 @@ class CompactOperation:
         self.request = request  # (query, variables, operation name): graphql-core's road when the renderer gives up
         self.legacy = legacy
         self.completed = False
+        self.sending = False  # a version is on its way to the socket
+        self.again = False  # a newer version may be due once it has gone
 
     def start(self) -> None:
         """Receive the order's notices; a notice that came while the operation was handed over is acted on."""
@@ -130,6 +132,20 @@ class CompactOperation:
             await self.handler.send_message(message)
         except WebSocketDisconnected:
             pass  # the socket's handler ends its operations
+
+    async def deliver_then_look_again(self, order: OrderOfView, rendered: dict[Any, Any]) -> None:
+        """Deliver in a task of its own: a socket that does not read (its transport paused) holds up only
+        its own subscriptions, never the process's delivery round. Versions due meanwhile are read again
+        after it, so the socket gets the newest one, in order."""
+        try:
+            await self.deliver(order, rendered)
+        except Exception:  # noqa: BLE001 - one subscription's failure is not the round's
+            log.exception("delivering subscription %s's update failed", self.id)
+        finally:
+            self.sending = False
+            if self.again and not self.completed:
+                self.again = False
+                DELIVERIES.mark(self)
 
     async def deliver(self, order: OrderOfView, rendered: dict[Any, Any]) -> None:
         """Send a newer version (rendered once per renderer and response key for all its subscribers)."""
@@ -200,6 +216,7 @@ class CompactDeliveries:
     def __init__(self) -> None:
         self._due: dict[CompactOperation, None] = {}
         self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()  # strong references to deliveries on their way
         self.rounds = 0  # delivery rounds so far (tests read it)
         self.open = 0  # handed-over subscriptions open now
 
@@ -236,7 +253,7 @@ class CompactDeliveries:
         views = await asyncio.gather(
             *(group[0].watch.reader.get(group[0].watch.order_id) for group in members), return_exceptions=True
         )
-        sends: list[Awaitable[None]] = []
+        sends: list[Coroutine[Any, Any, None]] = []
         for group, view in zip(members, views, strict=True):
             if isinstance(view, BaseException):
                 if not isinstance(view, Exception):
@@ -250,12 +267,19 @@ class CompactDeliveries:
             for operation in group:
                 if operation.completed or view.version <= operation.watch.version:
                     continue
+                if operation.sending:
+                    operation.again = True
+                    continue
                 operation.watch.version = view.version
+                operation.sending = True
                 if order is None:
                     order = OrderOfView(view)
-                sends.append(operation.deliver(order, rendered))
-        if sends:
-            await asyncio.gather(*sends)
+                sends.append(operation.deliver_then_look_again(order, rendered))
+        loop = asyncio.get_running_loop()
+        for send in sends:
+            task = loop.create_task(send)
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
 
 # One per process, like the tracker's fan-out it is fed by.
