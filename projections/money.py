@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 # Minor units are amount * 10000 (the domain allows four decimal places). The amount itself
@@ -15,8 +16,11 @@ MIN_MINOR = -(2**63)
 
 def to_minor(amount: Decimal, rounding: str = ROUND_FLOOR) -> int:
     """amount * 10000 as an integer, clamped to the BIGINT range."""
-    minor = int((amount * SCALE).to_integral_value(rounding=rounding))
-    return max(MIN_MINOR, min(MAX_MINOR, minor))
+    scaled = amount * SCALE
+    # math.floor is Decimal.__floor__, the same exact rounding as to_integral_value(ROUND_FLOOR) at a
+    # third of its cost: the projectors call this for every row they write.
+    minor = math.floor(scaled) if rounding == ROUND_FLOOR else int(scaled.to_integral_value(rounding=rounding))
+    return minor if MIN_MINOR <= minor <= MAX_MINOR else max(MIN_MINOR, min(MAX_MINOR, minor))
 
 
 def lower_bound_minor(amount: Decimal) -> int:
@@ -31,4 +35,7 @@ def upper_bound_minor(amount: Decimal) -> int:
 
 def format_amount(amount: Decimal) -> str:
     """Plain decimal text, never exponent notation ("1E+2" becomes "100")."""
-    return format(amount, "f")
+    # str() is the same text unless it chose exponent notation, at half the cost of format(): the
+    # projectors format every line item and total they write (tests/projections/test_money.py).
+    text = str(amount)
+    return text if "E" not in text else format(amount, "f")
