@@ -42,7 +42,8 @@ class Settings:
     poll_interval: float = 1.0
     batch_size: int = 5000
     # A runner catching up doubles its batches up to this (projections/runner.py); at least batch_size.
-    max_batch_size: int = 20000
+    # Larger batches write each order row fewer times (README: ORDERLY_MAX_BATCH_SIZE) for more memory.
+    max_batch_size: int = 50000
     projection_retries: int = 3  # failed attempts of a batch retried before its poison stream is parked
     # PostgreSQL: whether a projector's batch COMMIT waits for the WAL flush (projections/postgres_read_models.py).
     projection_synchronous_commit: bool = False
