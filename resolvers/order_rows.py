@@ -48,6 +48,7 @@ class OrderRows(Sequence[Order]):
     """A page's orders as the rows it read; Order objects are built on first iteration, once."""
 
     __slots__ = ("_objects", "_view", "rows")
+    rendered = 0  # pages this process rendered from their rows (tests read it)
 
     def __init__(self, view: OrderPageView) -> None:
         self._view = view
@@ -147,7 +148,8 @@ class _RowCompiler:
 
     def rows_function(self, order_type: GraphQLObjectType, details: Any) -> str:
         row = self.row_function(order_type, details)
-        return self.add(["def NAME(rows):", f"    return [{row}(row) for row in rows]"])
+        kind = self.compiler.constant(OrderRows)
+        return self.add(["def NAME(rows):", f"    {kind}.rendered += 1", f"    return [{row}(row) for row in rows]"])
 
     def row_function(self, order_type: GraphQLObjectType, details: Any) -> str:
         decimal, statuses = self.compiler.constant(Decimal), self.compiler.constant(status_of)
