@@ -22,24 +22,29 @@ from schema.context import Context, Services
 from schema.loaders import build_loaders
 from schema.principal import Principal, Role
 from tests.compiled.test_differential import COMPILED, GENERIC, Document, _response, _selection
-from tests.projections.test_filled_orders import addresses, rows
+from tests.projections.test_filled_orders import rows
 
 STAFF = Principal(subject="staff-1", roles=frozenset({Role.STAFF}))
-# Any finite decimal text: exponents, trailing zeros, negative zero.
-decimal_texts = st.decimals(allow_nan=False, allow_infinity=False).map(str) | st.sampled_from(["12.50", "0.10", "5", "-0"])
-lines = st.fixed_dictionaries({"product_id": st.text(max_size=8), "quantity": st.integers(-3, 10_000), "price": decimal_texts})
-odd_addresses = addresses | st.just({"line1": "1 Main St", "city": "Springfield"})
-page_rows = rows.flatmap(
-    lambda row: st.fixed_dictionaries(
-        {
-            **{name: st.just(value) for name, value in row.items()},
-            "items": st.lists(lines, max_size=4),
-            "total_amount": decimal_texts,
-            "status": st.sampled_from([row["status"], row["status"], row["status"], "LOST"]),
-            "shipping_address": st.just(row["shipping_address"]) | odd_addresses,
-        }
-    )
+# Any finite decimal text (exponents, negative zero), mostly prices with trailing zeros.
+decimal_texts = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.decimals(min_value=0, max_value=10_000, places=2).map(str),
+    st.sampled_from(["12.50", "0.10", "5", "-0", "1E+2", "0.000"]),
 )
+lines = st.fixed_dictionaries({"product_id": st.text(max_size=8), "quantity": st.integers(-3, 10_000), "price": decimal_texts})
+# Now and then a row from_row refuses: a status the contract lacks, an address without all its fields.
+ODD = {"status": st.just("LOST"), "shipping_address": st.just({"line1": "1 Main St", "city": "Springfield"})}
+
+
+@st.composite
+def page_rows(draw: st.DrawFn) -> dict[str, Any]:
+    row = dict(draw(rows))
+    row["items"] = draw(st.lists(lines, max_size=4))
+    row["total_amount"] = draw(decimal_texts)
+    if draw(st.integers(0, 15)) == 0:
+        field = draw(st.sampled_from(sorted(ODD)))
+        row[field] = draw(ODD[field])
+    return row
 
 
 @dataclass
@@ -73,14 +78,14 @@ async def _run(schema: Any, page: PageOfRows, text: str) -> dict[str, Any]:
 
 
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(page_rows=st.lists(page_rows, max_size=4), data=st.data())
-async def test_a_page_rendered_from_rows_equals_one_rendered_from_orders(page_rows: list[dict[str, Any]], data: Any) -> None:
+@given(generated=st.lists(page_rows(), max_size=4), data=st.data())
+async def test_a_page_rendered_from_rows_equals_one_rendered_from_orders(generated: list[dict[str, Any]], data: Any) -> None:
     document = Document()
     selection = data.draw(_selection(document, "OrderPage"))
     header = f"query Q({', '.join(f'${flag}: Boolean! = {str(value).lower()}' for flag, value in document.flags.items())})"
     text = f"{header if document.flags else 'query Q'} {{ customerOrders(customerId: \"c-1\") {{ {selection} }} }}\n"
     text += "\n".join(document.fragments.values())
-    page = PageOfRows(tuple(page_rows))
+    page = PageOfRows(tuple(generated))
     generic = await _run(GENERIC, page, text)
     for _ in range(3):  # strawberry's road with compiled renderers, then the compiled operation
         assert await _run(COMPILED, page, text) == generic, text

@@ -147,3 +147,15 @@ async def test_one_statement_pages_equal_the_snapshot_road(
     got = await one_statement.customer_orders(customer, status=search["status"], page=search["page"], page_size=size)
     assert got == expected
     assert got.total == sum(1 for row in rows if row["customer_id"] == customer and search["status"] in (None, row["status"]))
+
+
+def test_a_search_page_reads_its_matches_once() -> None:
+    """A LIKE page collects the matching keys once (one trigram scan for the count and the page)."""
+    from projections.pages import Match, SortKey
+    from projections.postgres_pages import _statement
+
+    order = (SortKey("created_at", descending=True), SortKey("order_id"))
+    searched = _statement("order_views", ("order_id",), (("search_text", Match.LIKE), ("status", Match.EQUALS)), order, ("order_id",))
+    listed = _statement("order_views", ("order_id",), (("customer_id", Match.EQUALS),), order, ("order_id",))
+    assert searched.count('FROM "order_views" WHERE') == 1 and "MATERIALIZED" in searched
+    assert listed.count('FROM "order_views" WHERE') == 2 and "MATERIALIZED" not in listed
