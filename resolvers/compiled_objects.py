@@ -251,8 +251,8 @@ class _Compiler:
     ) -> tuple[list[str], str]:
         """Lines rendering a list kept as rows (ROW_LISTS), and the indent the list's own lines continue at."""
         named = item.of_type if isinstance(item, GraphQLNonNull) else item
-        kind = ROW_LISTS.get(getattr(named, "name", ""))
-        if kind is None:
+        kind = ROW_LISTS.get(named.name) if isinstance(named, GraphQLObjectType) else None
+        if kind is None or not isinstance(named, GraphQLObjectType):
             return [], indent
         rows_class, compile_rows = kind
         kept_as_rows = f"{indent}if type({value}) is {self.constant(rows_class)}:"

@@ -78,7 +78,7 @@ class OrderRows(Sequence[Order]):
 def order_page(view: OrderPageView) -> OrderPage:
     """The page as the API shows it, its orders kept as rows until something needs objects."""
     return OrderPage(
-        items=OrderRows(view),  # type: ignore[arg-type] - a sequence of Order, built on demand
+        items=OrderRows(view),  # type: ignore[arg-type]  # a sequence of Order, built on demand
         total=view.total,
         page=view.page,
         page_size=view.page_size,

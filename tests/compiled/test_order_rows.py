@@ -38,7 +38,7 @@ ODD = {"status": st.just("LOST"), "shipping_address": st.just({"line1": "1 Main 
 
 @st.composite
 def page_rows(draw: st.DrawFn) -> dict[str, Any]:
-    row = dict(draw(rows))
+    row: dict[str, Any] = dict(draw(rows))
     row["items"] = draw(st.lists(lines, max_size=4))
     row["total_amount"] = draw(decimal_texts)
     if draw(st.integers(0, 15)) == 0:
@@ -92,7 +92,7 @@ async def test_a_page_rendered_from_rows_equals_one_rendered_from_orders(generat
 
 
 async def test_a_plain_selection_is_rendered_from_the_rows() -> None:
-    row = {
+    row: dict[str, Any] = {
         "order_id": "o-1", "customer_id": "c-1", "status": "SHIPPED", "item_count": 3, "total_amount": "13.49",
         "items": [
             {"product_id": "beans", "quantity": 1, "price": "12.50"},
