@@ -13,7 +13,9 @@ from_row computes it (the same Decimal parsing and multiplication, the same stat
 same check of the address's fields, for every row and line whether selected or not) and
 coerces it with the same leaf code the object renderer uses. Whatever it cannot do raises, and
 the compiled renderer then gives up as it always does: graphql-core completes the page from the
-Order objects, with its own errors and paths.
+Order objects, with its own errors and paths. A change to OrderView.from_row or Order.from_view
+needs the same change here: tests/compiled/test_order_rows.py compares the two roads on
+generated rows and selections.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ _COPIED = frozenset(
         "cancel_reason", "version", "position",
     }
 )
-_ITEM_VALUES = ("product_id", "quantity", "price", "line_total")  # the locals a line's function takes
+_ITEM_VALUES = ("product_id", "quantity", "price", "line_total")  # a line's values: its function's parameters
 _ADDRESS_FIELDS = frozenset(field.name for field in dataclasses.fields(Address))
 _STATUSES = {status.value: status for status in OrderStatus}
 
