@@ -38,6 +38,7 @@ async def read_page(pool: asyncpg.Pool, table: str, query: PageQuery, *, timeout
         query.columns,
         tuple((condition.column, condition.match) for condition in query.filters),
         query.order,
+        tuple(column.name for column in query.table.primary_key.columns),
     )
     arguments = [_bind(condition) for condition in query.filters]
     arguments += [query.limit, query.offset, query.checkpoint]
@@ -70,7 +71,13 @@ def _json_columns(table: Table, columns: tuple[str, ...]) -> frozenset[str]:
 
 
 @cache
-def _statement(table: str, columns: tuple[str, ...], filters: tuple[tuple[str, Match], ...], order: tuple[SortKey, ...]) -> str:
+def _statement(
+    table: str,
+    columns: tuple[str, ...],
+    filters: tuple[tuple[str, Match], ...],
+    order: tuple[SortKey, ...],
+    key: tuple[str, ...],
+) -> str:
     where = " AND ".join(_condition(column, match, index) for index, (column, match) in enumerate(filters, 1)) or "TRUE"
     after = len(filters)
     limit, offset, checkpoint = f"${after + 1}", f"${after + 2}", f"${after + 3}"
@@ -79,12 +86,54 @@ def _statement(table: str, columns: tuple[str, ...], filters: tuple[tuple[str, M
     # The sort keys again under their own names: the outer ORDER BY needs them, listed or not.
     keys = "".join(f', "{key.column}" AS "__sort{index}"' for index, key in enumerate(order))
     outer_order = ", ".join(f'page."__sort{index}" {"DESC" if key.descending else "ASC"}' for index, key in enumerate(order))
+    if key and any(match is Match.LIKE for _, match in filters):
+        return _one_scan_statement(table, columns, where, order, key, limit, offset, checkpoint, outer_order)
     return (
         f'SELECT (SELECT count(*) FROM "{table}" WHERE {where}) AS "{_TOTAL}",'
         f' coalesce((SELECT position FROM projection_checkpoints WHERE name = {checkpoint}), 0) AS "{_POSITION}",'
         f" page.* FROM (SELECT) AS one LEFT JOIN LATERAL"
         f' (SELECT {listed}{keys}, TRUE AS "{_PRESENT}" FROM "{table}" WHERE {where}'
         f" ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}) AS page ON TRUE"
+        f" ORDER BY {outer_order}"
+    )
+
+
+def _one_scan_statement(
+    table: str,
+    columns: tuple[str, ...],
+    where: str,
+    order: tuple[SortKey, ...],
+    key: tuple[str, ...],
+    limit: str,
+    offset: str,
+    checkpoint: str,
+    outer_order: str,
+) -> str:
+    """A page whose filters include a LIKE (a trigram search): the matching rows are found once.
+
+    A pattern only the trigram index can narrow is a bitmap heap scan that rechecks every
+    candidate row, and it is the whole cost of the page. The statement above scans twice (the
+    count, the page), and asyncpg's prepared statement runs PostgreSQL's generic plan after five
+    executions, which cannot see the pattern and so reads the page by a second bitmap scan and a
+    sort rather than by the created_at index. Here the matches' keys and sort columns are
+    collected once (MATERIALIZED), counted and sorted, and only the page's rows are read whole,
+    by key: measured on 100,000 orders, about half the time of the generic plan of the other
+    form, whatever the plan cache decides.
+    """
+    sort_columns = tuple(dict.fromkeys((*key, *(sort.column for sort in order))))
+    kept = ", ".join(f'"{column}"' for column in sort_columns)
+    inner_order = ", ".join(f'"{sort.column}" {"DESC" if sort.descending else "ASC"}' for sort in order)
+    listed = ", ".join(f'found."{column}"' for column in columns)
+    keys = "".join(f', found."{sort.column}" AS "__sort{index}"' for index, sort in enumerate(order))
+    joined = " AND ".join(f'found."{column}" = chosen."{column}"' for column in key)
+    return (
+        f'WITH matched AS MATERIALIZED (SELECT {kept} FROM "{table}" WHERE {where})'
+        f' SELECT (SELECT count(*) FROM matched) AS "{_TOTAL}",'
+        f' coalesce((SELECT position FROM projection_checkpoints WHERE name = {checkpoint}), 0) AS "{_POSITION}",'
+        f" page.* FROM (SELECT) AS one LEFT JOIN LATERAL"
+        f' (SELECT {listed}{keys}, TRUE AS "{_PRESENT}"'
+        f" FROM (SELECT {kept} FROM matched ORDER BY {inner_order} LIMIT {limit} OFFSET {offset}) AS chosen"
+        f' JOIN "{table}" AS found ON {joined}) AS page ON TRUE'
         f" ORDER BY {outer_order}"
     )
 

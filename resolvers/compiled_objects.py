@@ -64,6 +64,10 @@ MAX_RENDERERS_PER_DOCUMENT = 64  # distinct (selection, directive variables) pai
 # parse step (resolvers/document_parsing.py) for documents the document cache keeps.
 _CURRENT: ContextVar[CachedDocument | None] = ContextVar("orderly_current_document", default=None)
 _UNCOMPILABLE = object()
+# Lists of objects a resolver may hand over as rows, by the objects' type name: (the class of
+# such a list, with `rows` and `objects()`; a function adding a rows renderer for a selection to
+# a compiler, returning its name or None). resolvers/order_rows.py registers Order's.
+ROW_LISTS: dict[str, tuple[type, Callable[[Any, GraphQLObjectType, Any], str | None]]] = {}
 # Told which renderer rendered an operation's root object (a WebSocket handler keeps it for
 # later versions of a subscription's object: resolvers/update_handoff.py); unset elsewhere.
 ROOT_RENDERED: ContextVar[Callable[[Renderer], None] | None] = ContextVar("orderly_root_rendered", default=None)
@@ -226,6 +230,8 @@ class _Compiler:
         elif isinstance(inner, GraphQLList):
             item = f"item{len(indent)}"
             items = f"items{len(indent)}"
+            row_lines, body = self.row_list_lines(inner.of_type, details, value, target, body)
+            lines.extend(row_lines)
             lines.append(f"{body}if type({value}) is not list:")
             lines.append(f"{body}    raise ValueError")
             lines.append(f"{body}{items} = []")
@@ -239,6 +245,21 @@ class _Compiler:
         else:
             raise _NotCompilable  # interfaces and unions: the executor resolves their types
         return lines
+
+    def row_list_lines(
+        self, item: GraphQLOutputType, details: Any, value: str, target: str, indent: str
+    ) -> tuple[list[str], str]:
+        """Lines rendering a list kept as rows (ROW_LISTS), and the indent the list's own lines continue at."""
+        named = item.of_type if isinstance(item, GraphQLNonNull) else item
+        kind = ROW_LISTS.get(named.name) if isinstance(named, GraphQLObjectType) else None
+        if kind is None or not isinstance(named, GraphQLObjectType):
+            return [], indent
+        rows_class, compile_rows = kind
+        kept_as_rows = f"{indent}if type({value}) is {self.constant(rows_class)}:"
+        function = compile_rows(self, named, details)
+        if function is None:  # a selection the rows cannot answer: the list's objects, rendered below
+            return [kept_as_rows, f"{indent}    {value} = {value}.objects()"], indent
+        return [kept_as_rows, f"{indent}    {target} = {function}({value}.rows)", f"{indent}else:"], indent + "    "
 
     def leaf_lines(self, leaf: Any, value: str, target: str, indent: str) -> list[str]:
         # The fast tests return exactly what graphql-core's serializers return for those values.

@@ -10,6 +10,7 @@ from projections.order_views.queries import NAME as ORDER_VIEWS
 from resolvers.arguments import check_min_version, check_page, check_search, wait_seconds
 from resolvers.authorization import ADMIN, ANY_ROLE, Authorized, customer_filter, named_customer, visible_orders
 from resolvers.input_values import ValidInput
+from resolvers.order_rows import order_page
 from resolvers.parking import parked_streams
 from schema.context import Context, Services
 from schema.enums import OrderSortField, OrderStatus, SortOrder
@@ -72,7 +73,7 @@ class Query:
         page, page_size = check_page(page, page_size)
         await _wait_for_position(services, min_position, wait_ms)
         view = await services.orders.customer_orders(customer, status=status, page=page, page_size=page_size)
-        return OrderPage.from_view(view)
+        return order_page(view)
 
     @strawberry.field(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],
@@ -114,7 +115,7 @@ class Query:
             page=page,
             page_size=page_size,
         )
-        return OrderPage.from_view(view)
+        return order_page(view)
 
     @strawberry.field(extensions=[ValidInput(), Authorized(ANY_ROLE)])
     async def customer(self, info: Info, customer_id: strawberry.ID) -> CustomerSummary | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, Select, func, select
@@ -139,14 +140,23 @@ def _address_fields(address: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, kw_only=True)
 class OrderPageView:
-    """One page of orders and the read model's checkpoint when it was read."""
+    """One page of orders and the read model's checkpoint when it was read.
 
-    items: tuple[OrderView, ...]
+    The orders are kept as their rows (JSON columns decoded) and become views on first use of
+    `items`: the API renders a page straight from the rows when it can (resolvers/order_rows.py).
+    """
+
+    rows: tuple[Mapping[str, Any], ...]
     total: int
     page: int
     page_size: int
     total_pages: int
     position: int
+
+    @cached_property
+    def items(self) -> tuple[OrderView, ...]:
+        """The page's orders as views (built once)."""
+        return tuple(OrderView.from_row(row) for row in self.rows)
 
 
 def escape_like(term: str) -> str:
@@ -249,7 +259,7 @@ class OrderViewQueries:
         else:
             read = await self._read_in_snapshot(query)
         return OrderPageView(
-            items=tuple(OrderView.from_row(row) for row in read.rows),
+            rows=tuple(read.rows),
             total=read.total,
             page=page,
             page_size=page_size,

@@ -24,7 +24,8 @@ from projections.checkpoints import ensure_checkpoint
 from projections.generations import physical_table
 from projections.order_views.queries import OrderSortField, OrderViewQueries, SortOrder
 from projections.order_views.tables import order_views
-from projections.pages import PageReads
+from projections.pages import Match, PageReads, SortKey
+from projections.postgres_pages import _statement
 from projections.read_models import ReadModelStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -147,3 +148,13 @@ async def test_one_statement_pages_equal_the_snapshot_road(
     got = await one_statement.customer_orders(customer, status=search["status"], page=search["page"], page_size=size)
     assert got == expected
     assert got.total == sum(1 for row in rows if row["customer_id"] == customer and search["status"] in (None, row["status"]))
+
+
+def test_a_search_page_reads_its_matches_once() -> None:
+    """A LIKE page collects the matching keys once (one trigram scan for the count and the page)."""
+    order = (SortKey("created_at", descending=True), SortKey("order_id"))
+    filters = (("search_text", Match.LIKE), ("status", Match.EQUALS))
+    searched = _statement("order_views", ("order_id",), filters, order, ("order_id",))
+    listed = _statement("order_views", ("order_id",), (("customer_id", Match.EQUALS),), order, ("order_id",))
+    assert searched.count('FROM "order_views" WHERE') == 1 and "MATERIALIZED" in searched
+    assert listed.count('FROM "order_views" WHERE') == 2 and "MATERIALIZED" not in listed
