@@ -6,13 +6,16 @@ An API process may hold tens of thousands of inboxes (one per open subscription)
 inbox is one small object: no asyncio.Queue (three deques, an Event and their futures),
 a deque only while notices wait, and a future only while its reader waits. Each key's
 inboxes sit in a dict used as an ordered set (one inbox under most keys).
+
+A Tap is an inbox whose owner is called with each notice as it is delivered, in the
+deliverer's call: no queue, and no task of the owner's woken to read it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Hashable, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
@@ -78,6 +81,20 @@ class Inbox:
         return notice
 
 
+class Tap(Inbox):
+    """An inbox that hands each notice to `receive` at once; nobody reads it with get."""
+
+    __slots__ = ("_receive",)
+
+    def __init__(self, receive: Callable[[Notice], None]) -> None:
+        super().__init__()
+        self._receive = receive
+
+    def put(self, notice: Notice) -> None:
+        """Call the owner with the notice (it must not raise: the deliverer goes on with the next inbox)."""
+        self._receive(notice)
+
+
 class Fanout(Generic[K]):
     """The inboxes of one process, by key."""
 
@@ -95,6 +112,16 @@ class Fanout(Generic[K]):
             yield inbox
         finally:
             self.remove(inbox, *keys)
+
+    @asynccontextmanager
+    async def tap(self, receive: Callable[[Notice], None], *keys: K) -> AsyncIterator[None]:
+        """Call `receive` with every notice under the keys as it is delivered; always unregistered on exit."""
+        tap = Tap(receive)
+        self.add(tap, *keys)
+        try:
+            yield
+        finally:
+            self.remove(tap, *keys)
 
     def add(self, inbox: Inbox, *keys: K) -> None:
         """Register an inbox the caller made (and will remove) for the keys."""

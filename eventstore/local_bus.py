@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from eventstore.bus import Subscription
@@ -28,6 +29,10 @@ class InProcessBus:
     def subscribe(self, *channels: str) -> AbstractAsyncContextManager[Subscription]:
         """An inbox for the channels."""
         return self._fanout.subscribe(*channels)
+
+    def tap(self, receive: Callable[[Notice], None], *channels: str) -> AbstractAsyncContextManager[None]:
+        """`receive` called with each notice as it is published (eventstore/fanout.py's Tap)."""
+        return self._fanout.tap(receive, *channels)
 
     def subscriber_count(self) -> int:
         """Open inboxes."""

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from eventstore.bus import NotificationBus, Subscription
@@ -66,6 +67,11 @@ class QueuedPublisher:
     def subscribe(self, *channels: str) -> AbstractAsyncContextManager[Subscription]:
         """The wrapped bus's inbox."""
         return self._bus.subscribe(*channels)
+
+    @property
+    def tap(self) -> Callable[..., AbstractAsyncContextManager[None]] | None:
+        """The wrapped bus's tap (projections/tracker.py), if it has one."""
+        return getattr(self._bus, "tap", None)
 
     def subscriber_count(self) -> int:
         """The wrapped bus's open inboxes."""

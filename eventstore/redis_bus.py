@@ -100,11 +100,22 @@ class RedisBus:
         """A local inbox, ready when returned; the Redis subscription is shared by the whole process."""
         return self._subscribe(channels)
 
+    def tap(self, receive: Callable[[Notice], None], *channels: str) -> AbstractAsyncContextManager[None]:
+        """As subscribe, but `receive` is called with each notice in the listener's own call (fanout.Tap):
+        the subscriber's task is not woken to read an inbox first. RESYNC comes the same way."""
+        return self._tap(receive, channels)
+
     @asynccontextmanager
     async def _subscribe(self, channels: tuple[str, ...]) -> AsyncIterator[Subscription]:
         async with self._fanout.subscribe(*channels) as inbox:
             await self._listen_to(channels)
             yield inbox
+
+    @asynccontextmanager
+    async def _tap(self, receive: Callable[[Notice], None], channels: tuple[str, ...]) -> AsyncIterator[None]:
+        async with self._fanout.tap(receive, *channels):
+            await self._listen_to(channels)
+            yield
 
     async def _listen_to(self, channels: Iterable[str]) -> None:
         channels = set(channels)

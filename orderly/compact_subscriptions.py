@@ -27,6 +27,8 @@ from graphql import GraphQLError, execute, parse
 from strawberry.http.exceptions import WebSocketDisconnected
 
 from projections.order_views.queries import OrderView
+from resolvers.compiled_objects import use_document
+from resolvers.document_cache import CachedDocument
 from resolvers.update_handoff import Handoff, OrderWatch
 from schema.types import Order
 
@@ -69,7 +71,7 @@ class OrderOfView:
 class CompactOperation:
     """One handed-over subscription in a socket's operation table."""
 
-    __slots__ = ("again", "completed", "handler", "handoff", "id", "key", "legacy", "request", "sending", "watch")
+    __slots__ = ("again", "completed", "document", "handler", "handoff", "id", "key", "legacy", "request", "sending", "watch")
 
     task = None  # in the transport handler's table, where strawberry's operations have their task
 
@@ -83,6 +85,7 @@ class CompactOperation:
         self.watch: OrderWatch = handoff.watch
         self.key = key
         self.request = request  # (query, variables, operation name): graphql-core's road when the renderer gives up
+        self.document: CachedDocument | None = None  # the operation's parsed document, when the document cache kept it
         self.legacy = legacy
         self.completed = False
         self.sending = False  # a version is on its way to the socket
@@ -164,11 +167,18 @@ class CompactOperation:
 
     async def deliver_executed(self, order: Order) -> None:
         """The version through graphql-core's executor on the operation's document, as strawberry runs each event."""
+        result = await self.executed(order)
+        if not self.completed:
+            await self.send_result(result.data, result.errors)
+
+    async def executed(self, order: Order) -> Any:
+        """graphql-core's result for the order on the operation's document (errors masked and counted)."""
         schema = self.handler.schema
         query, variables, operation_name = self.request
+        use_document(self.document)  # its compiled renderers (this runs in a delivery task of its own)
         result: Any = execute(
             schema._schema,  # noqa: SLF001
-            parse(query),
+            parse(query) if self.document is None else self.document.document,
             root_value=order,
             context_value=self.handler.context,
             variable_values=variables,
@@ -180,8 +190,7 @@ class CompactOperation:
         if result.errors:
             schema.process_errors(result.errors, None)
             self.count_errors(result.errors)
-        if not self.completed:
-            await self.send_result(result.data, result.errors)
+        return result
 
     async def fail(self, error: Exception) -> None:
         """The read failed: strawberry's road sends the error as a result, then completes."""
@@ -275,11 +284,14 @@ class CompactDeliveries:
                 if order is None:
                     order = OrderOfView(view)
                 sends.append(operation.deliver_then_look_again(order, rendered))
-        loop = asyncio.get_running_loop()
         for send in sends:
-            task = loop.create_task(send)
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            self.spawn(send)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run one subscription's delivery in a task of its own, held until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
 
 # One per process, like the tracker's fan-out it is fed by.

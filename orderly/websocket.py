@@ -34,13 +34,15 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from orderly.auth.connection import expired_error, stop_watching, token_expired, watch_expiry
+from orderly.compact_projected import ProjectedOperation
 from orderly.compact_subscriptions import CompactOperation, handed_over_key, release
 from orderly.limit_responses import limit_error as named_limit_error
 from orderly.persisted_queries import PersistedQueryRefusal
 from orderly.rate_limit import principal_key
 from orderly.socket_limits import OperationGate
 from orderly.websocket_messages import legacy_message_problem, transport_message_problem
-from resolvers.compiled_objects import ROOT_RENDERED
+from resolvers.compiled_objects import ROOT_RENDERED, current_document
+from resolvers.projected_handoff import handed_over_wait
 from resolvers.update_handoff import HANDOFF, Handoff
 from schema.context import Context
 
@@ -232,12 +234,13 @@ class TransportWSHandler(GatedOperations, BaseGraphQLTransportWSHandler[Context,
                 key = handed_over_key(handoff, result)
                 handoff.accepted = key is not None
             is_first_result = False
-        if handoff is not None and handoff.accepted and key is not None and self._runs(operation):
+        if handoff is not None and handoff.accepted and self._runs(operation):
             request = (operation.query, operation.variables, operation.operation_name)
-            compact = CompactOperation(self, operation.id, handoff, key, request, legacy=False)
-            self.operations[operation.id] = compact  # type: ignore[assignment]  # the table holds both kinds
-            compact.start()
-            raise _OperationStreamClosed  # strawberry's run_operation returns without `complete`
+            compact = taken_over(self, operation.id, handoff, key, request, legacy=False)
+            if compact is not None:
+                self.operations[operation.id] = compact  # type: ignore[assignment]  # the table holds both kinds
+                compact.start()
+                raise _OperationStreamClosed  # strawberry's run_operation returns without `complete`
 
     def _runs(self, operation: Any) -> bool:
         return self.operations.get(operation.id) is operation
@@ -382,12 +385,14 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
                     handoff.accepted = key is not None
                 is_first_result = False
             current = self.tasks.get(operation_id) is asyncio.current_task()
-            if handoff is not None and handoff.accepted and key is not None and current:
-                compact = CompactOperation(self, operation_id, handoff, key, (query, variables, operation_name), legacy=True)
-                self.tasks[operation_id] = compact  # type: ignore[assignment]
-                installed = True
-                compact.start()
-                return
+            if handoff is not None and handoff.accepted and current:
+                request = (query, variables, operation_name)
+                compact = taken_over(self, operation_id, handoff, key, request, legacy=True)
+                if compact is not None:
+                    self.tasks[operation_id] = compact  # type: ignore[assignment]
+                    installed = True
+                    compact.start()
+                    return
             await self.send_message({"type": "complete", "id": operation_id})
         except asyncio.CancelledError:
             await self.send_message({"type": "complete", "id": operation_id})
@@ -416,6 +421,19 @@ class LegacyWSHandler(GatedOperations, BaseGraphQLWSHandler[Context, None]):
         """Tell the client what was wrong, then close the connection."""
         await self.websocket.send_json({"type": "connection_error", "payload": bad_user_input(reason)})
         await self.websocket.close(BAD_REQUEST, reason)
+
+
+def taken_over(
+    handler: Any, operation_id: str, handoff: Handoff, key: str | None, request: tuple[Any, ...], *, legacy: bool
+) -> CompactOperation | None:
+    """The entry of an operation whose handoff was accepted: an orderUpdated after its first result
+    (orderly/compact_subscriptions.py), or an orderProjected whose resolver handed its wait over
+    (orderly/compact_projected.py); None when neither holds."""
+    if key is not None:
+        return CompactOperation(handler, operation_id, handoff, key, request, legacy=legacy)
+    if handed_over_wait(handoff) is not None:
+        return ProjectedOperation(handler, operation_id, handoff, request, current_document(), legacy=legacy)
+    return None
 
 
 def bad_user_input(message: str) -> dict[str, object]:

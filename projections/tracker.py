@@ -18,6 +18,16 @@ Parked streams (projections/parking.py): a wait asks the tracker whether its ord
 parked. "No" costs nothing; "yes" is confirmed in the table, since a retry may have
 released the stream meanwhile. A parking whose notice was lost reaches the stream's
 listeners as a StreamParked from the next poll.
+
+Notices are pushed: when the bus can tap its channels (eventstore/fanout.py's Tap), each
+notice is applied in the bus listener's own call and its listeners are woken there, without
+first waking the tracker's task to read an inbox (an extra turn of the event loop behind
+everything else ready, under load). So a notice may now be applied while a poll awaits its
+read. The read then started before the notice came, and may show less than it said: that is
+no rebuild (which would RESYNC every listener and put the known position back), so a poll
+whose projection a notice advanced meanwhile is not trusted to lower it; and parkings noticed
+meanwhile are kept over a table read that may have missed them. A bus without a tap is read
+through an inbox by the tracker's task, as before.
 """
 
 from __future__ import annotations
@@ -60,8 +70,12 @@ class ProjectionTracker:
         self._listeners: dict[str, Fanout[str | None]] = {name: Fanout() for name in self._names}
         self._task = BackgroundTask(self._run, "projection-tracker")
         self._poll_soon = False
+        self._wake: asyncio.Event | None = None  # set to cut the task's wait short (a pushed notice wants a poll)
         # Per projection, a polled checkpoint ahead of the notices and when it stops being a head start.
         self._ahead: dict[str, tuple[int, float]] = {}
+        # Per projection, notices that moved the known position, and parkings noticed while a poll reads.
+        self._advances: dict[str, int] = dict.fromkeys(self._names, 0)
+        self._noticed_parked: dict[str, dict[str, int]] | None = None
         self.polls = 0  # checkpoint reads so far (one per poll, however many listeners)
 
     async def start(self) -> None:
@@ -155,34 +169,73 @@ class ProjectionTracker:
             raise KeyError(f"unknown projection {name!r}")
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             try:
                 # Subscribe first, then read: a batch committed in between is seen by one or both.
-                async with self._bus.subscribe(*map(projection_channel, self._names)) as inbox:
-                    next_poll = loop.time()
-                    while True:
-                        if self._poll_soon or loop.time() >= next_poll:
-                            # Notices already here first: a poll that ran ahead of them
-                            # would look like a loss and make every listener re-read.
-                            while (pending := await inbox.get(timeout=0)) is not None:
-                                self._on_notice(pending)
-                            self._poll_soon = False
-                            next_poll = loop.time() + self._poll_interval
-                            await self._poll()
-                        wake_at = min([next_poll, *(deadline for _, deadline in self._ahead.values())])
-                        notice = await inbox.get(timeout=max(0.0, wake_at - loop.time()))
-                        if notice is not None:
-                            self._on_notice(notice)
-                        if self._ahead:
-                            self._expire_ahead(loop.time())
+                channels = map(projection_channel, self._names)
+                tap = getattr(self._bus, "tap", None)
+                if tap is not None:
+                    async with tap(self._receive, *channels):
+                        await self._poll_loop(None)
+                else:
+                    async with self._bus.subscribe(*channels) as inbox:
+                        await self._poll_loop(inbox)
             except Exception:
                 log.exception("projection tracker failed; restarting in %.1fs", self._poll_interval)
                 self._broadcast_resync()
                 await asyncio.sleep(self._poll_interval)
 
+    async def _poll_loop(self, inbox: Subscription | None) -> None:
+        """Poll every poll_interval (sooner when asked); read the inbox meanwhile, unless notices are pushed."""
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time()
+        while True:
+            if self._poll_soon or loop.time() >= next_poll:
+                if inbox is not None:
+                    # Notices already here first: a poll that ran ahead of them
+                    # would look like a loss and make every listener re-read.
+                    while (pending := await inbox.get(timeout=0)) is not None:
+                        self._on_notice(pending)
+                self._poll_soon = False
+                next_poll = loop.time() + self._poll_interval
+                await self._poll()
+            wake_at = min([next_poll, *(deadline for _, deadline in self._ahead.values())])
+            timeout = max(0.0, wake_at - loop.time())
+            if inbox is None:
+                await self._sleep(timeout)
+            else:
+                notice = await inbox.get(timeout=timeout)
+                if notice is not None:
+                    self._on_notice(notice)
+            if self._ahead:
+                self._expire_ahead(loop.time())
+
+    async def _sleep(self, timeout: float) -> None:
+        wake = self._wake = asyncio.Event()
+        if self._poll_soon:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await wake.wait()
+        except TimeoutError:
+            pass
+
+    def _receive(self, notice: Notice) -> None:
+        """A notice pushed by the bus (in its listener's call): applied at once."""
+        try:
+            self._on_notice(notice)
+        except Exception:
+            log.exception("projection tracker could not apply %r; listeners re-read", notice)
+            self._broadcast_resync()
+            self._poll_soon = True
+        if self._poll_soon and self._wake is not None:
+            self._wake.set()
+
     async def _poll(self) -> None:
         self.polls += 1
+        advances = dict(self._advances)
+        noticed_parked: dict[str, dict[str, int]] = {name: {} for name in self._names}
+        self._noticed_parked = noticed_parked  # pushed notices may come while the reads are awaited
         try:
             async with self._reader.connect() as conn:
                 checkpoints = await read_checkpoints(conn, self._names)
@@ -190,13 +243,24 @@ class ProjectionTracker:
         except Exception:
             log.warning("projection tracker could not read checkpoints", exc_info=True)
             return
+        finally:
+            self._noticed_parked = None
         for name in self._names:
             checkpoint = checkpoints.get(name)
-            self._observe(name, 0 if checkpoint is None else checkpoint.position)
-            self._observe_parked(name, parked[name])
+            position = 0 if checkpoint is None else checkpoint.position
+            known = self._known[name]
+            # Read before a notice that came meanwhile showed more: stale, not a rebuild (module docstring).
+            stale = self._advances[name] != advances[name] and known is not None and position < known
+            if not stale:
+                self._observe(name, position)
+            self._observe_parked(name, parked[name], noticed_parked[name])
 
-    def _observe_parked(self, name: str, parked: dict[str, tuple[int, int]]) -> None:
-        known, self._parked[name] = self._parked[name], {stream: version for stream, (version, _) in parked.items()}
+    def _observe_parked(self, name: str, parked: dict[str, tuple[int, int]], noticed: dict[str, int]) -> None:
+        polled = {stream: version for stream, (version, _) in parked.items()}
+        for stream_id, version in noticed.items():  # noticed during the read, which may have missed them
+            if polled.get(stream_id, -1) < version:
+                polled[stream_id] = version
+        known, self._parked[name] = self._parked[name], polled
         for stream_id, (version, position) in parked.items():
             if known.get(stream_id) != version:  # its notice was lost (or is late): tell the stream's listeners
                 self._deliver_parked(StreamParked(name=name, stream_id=stream_id, version=version, position=position))
@@ -240,6 +304,8 @@ class ProjectionTracker:
         if isinstance(notice, StreamParked):
             if notice.name in self._parked:
                 self._parked[notice.name][notice.stream_id] = notice.version
+                if self._noticed_parked is not None:
+                    self._noticed_parked[notice.name][notice.stream_id] = notice.version
                 self._deliver_parked(notice)
             return
         if not isinstance(notice, ProjectionAdvanced):
@@ -256,6 +322,7 @@ class ProjectionTracker:
         if known is not None and position <= known:
             return  # a duplicate, or late: a poll already moved past it
         self._set(name, position)
+        self._advances[name] += 1
         if known is not None and notice.from_position <= known:
             self._deliver(name, notice)
         else:

@@ -78,6 +78,11 @@ def use_document(entry: CachedDocument | None) -> None:
     _CURRENT.set(entry)
 
 
+def current_document() -> CachedDocument | None:
+    """The cached document this task's operation runs, if any (a handed-over subscription keeps it)."""
+    return _CURRENT.get()
+
+
 class DocumentPlans:
     """What was compiled for one document: object renderers, the variables its @skip/@include
     read, and its operation plans (resolvers/compiled_operations.py), by operation name."""

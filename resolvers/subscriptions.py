@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import cast
 
@@ -14,6 +15,7 @@ from resolvers.arguments import check_min_version, check_projection, timeout_sec
 from resolvers.authorization import ANY_ROLE, Authorized, visible_orders
 from resolvers.confirmation import confirmation
 from resolvers.input_values import ValidInput
+from resolvers.projected_handoff import projected_or_handed_off, timeout_error
 from resolvers.subscription_tally import SUBSCRIPTIONS
 from resolvers.update_handoff import HANDOFF, Watches, order_updates_handed_off, wants
 from schema.context import Context
@@ -43,14 +45,30 @@ class Subscription:
         check_min_version(min_version)
         timeout = timeout_seconds(timeout_ms)
         reader = visible_orders(info.context.principal, services.order_reader)
-        with SUBSCRIPTIONS:
-            view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
-            if view is None or view.version < min_version:
-                raise ConsistencyTimeoutError(
-                    f"order {order_id} did not reach version {min_version} within {timeout_ms} ms"
+        handoff = HANDOFF.get()
+        handed_over = False
+        SUBSCRIPTIONS.__enter__()
+        try:
+            if wants(handoff):
+                # A WebSocket handler may take the wait over (resolvers/projected_handoff.py).
+                deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+                view = await projected_or_handed_off(
+                    services.tracker, reader, str(order_id), min_version, deadline, timeout_ms, handoff
                 )
+                if view is None:
+                    handed_over = True
+                    return
+            else:
+                view = await wait_for_order_version(services.tracker, reader, str(order_id), min_version, timeout)
+            if view is None or view.version < min_version:
+                raise timeout_error(str(order_id), min_version, timeout_ms)
             with confirmation("orderProjected", ORDER_VIEWS, view.position):
                 yield Order.from_view(view)
+        finally:
+            if handed_over and handoff is not None:
+                handoff.finishers.append(SUBSCRIPTIONS.close_one)  # counted open until the handler ends it
+            else:
+                SUBSCRIPTIONS.close_one()
 
     @strawberry.subscription(
         extensions=[ValidInput(), Authorized(ANY_ROLE)],

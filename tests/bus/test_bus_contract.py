@@ -12,6 +12,7 @@ from eventstore.bus import NotificationBus
 from eventstore.fanout import INBOX_SIZE
 from eventstore.local_bus import InProcessBus
 from eventstore.messages import RESYNC, EventsAppended, ProjectionAdvanced, Resync
+from eventstore.queued_publisher import QueuedPublisher
 from eventstore.redis_bus import RedisBus
 
 
@@ -162,3 +163,29 @@ async def test_a_channel_first_wanted_while_redis_is_down_is_subscribed_when_it_
         await bus.close()
         await writer.close()
         redis.stop()
+
+
+@pytest.mark.parametrize("queued", [False, True])
+async def test_a_tap_is_called_with_each_notice_of_its_channels_and_released_on_exit(
+    bus: NotificationBus, *, queued: bool
+) -> None:
+    # The projection tracker's way in (projections/tracker.py); QueuedPublisher hands on its bus's tap.
+    tapped = QueuedPublisher(bus) if queued else bus
+    mine, other = channel(), channel()
+    received: list[object] = []
+    arrived = asyncio.Event()
+
+    def receive(notice: object) -> None:
+        received.append(notice)
+        if len([n for n in received if not isinstance(n, Resync)]) == 3:
+            arrived.set()
+
+    before = bus.subscriber_count()
+    async with tapped.tap(receive, mine):  # type: ignore[attr-defined]
+        assert bus.subscriber_count() == before + 1
+        await bus.publish(other, appended(0))
+        for n in range(1, 4):
+            await bus.publish(mine, appended(n))
+        await asyncio.wait_for(arrived.wait(), 5.0)
+    assert [n for n in received if not isinstance(n, Resync)] == [appended(1), appended(2), appended(3)]
+    assert bus.subscriber_count() == before
