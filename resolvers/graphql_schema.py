@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from resolvers.argument_names import RememberedArgumentNames
 from resolvers.compiled_objects import CompiledExecutionContext
 from resolvers.compiled_operations import CompiledOperations, OperationChecks
 from resolvers.document_cache import DocumentCache
@@ -92,7 +93,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         # The default resolver stays getattr: the compiled renderers and the leaf-field path read attributes themselves.
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, name_converter=RememberedArgumentNames()),
         execution_context_class=CompiledExecutionContext if compiled else LeafFieldExecutionContext,
         **overrides,
     )
