@@ -225,35 +225,41 @@ class ProjectionRunner:
                 limit = self._limit
                 with collector_paused():  # the batch's objects die by reference counting (collector_pause.py)
                     events = await self._ahead.read_log(after=position, limit=limit)
-                    if len(events) == limit:  # behind: the next batch is read meanwhile (read_ahead.py)
-                        await self._ahead.start(events[-1].position, min(limit * 2, self._max_batch_size))
-                    planned: _Planned | None = None
-                    if events:
-                        self._recorder.working()
-                        with batch_scope(self.name, position, events):
-                            planned = await self._plan_batch(position, events, started, beside=committing is not None)
-                    if committing is not None:
-                        previous, committing = committing, None
-                        if await self._settle(previous) is None:  # N+1's plan read rows that never committed: drop it
-                            position = await self._moved()
-                            continue
-                        applied += len(previous.planned.events)
                     if not events:
+                        if committing is not None:
+                            previous, committing = committing, None
+                            if await self._settle(previous) is None:
+                                position = await self._moved()
+                                continue
+                            applied += len(previous.planned.events)
                         self._limit = self._batch_size
                         break
-                    if planned is None:  # its plan failed beside the commit before it: plan it again, alone
-                        with batch_scope(self.name, position, events):
-                            planned = await self._plan_batch(position, events, started, beside=False)
+                    if len(events) == limit:  # behind: the next batch is read meanwhile (read_ahead.py)
+                        await self._ahead.start(events[-1].position, min(limit * 2, self._max_batch_size))
+                    self._recorder.working()
+                    # The commit task starts inside the batch's scope: its log lines and notice carry the batch.
+                    with batch_scope(self.name, position, events):
+                        planned = await self._plan_batch(position, events, started, beside=committing is not None)
+                        if committing is not None:
+                            previous, committing = committing, None
+                            if await self._settle(previous) is None:  # N+1's plan read rows that never committed
+                                planned = None
+                                position = await self._moved()
+                                continue
+                            applied += len(previous.planned.events)
+                            if planned is None:  # its plan failed beside the commit before it: plan it again, alone
+                                planned = await self._plan_batch(position, events, started, beside=False)
+                                assert planned is not None
                         assert planned is not None
-                    committing = self._commit(planned)
-                    if len(events) < limit or planned.isolated:
-                        # The catch-up's last batch, or one that parks streams (the next batch is admitted
-                        # without them, parking.py): nothing is planned beside its commit.
-                        previous, committing = committing, None
-                        if await self._settle(previous) is None:
-                            position = await self._moved()
-                            continue
-                        applied += len(events)
+                        committing = self._commit(planned)
+                        if len(events) < limit or planned.isolated:
+                            # The catch-up's last batch, or one that parks streams (the next batch is admitted
+                            # without them, parking.py): nothing is planned beside its commit.
+                            previous, committing = committing, None
+                            if await self._settle(previous) is None:
+                                position = await self._moved()
+                                continue
+                            applied += len(events)
                 position = self._term_position = planned.to_position
                 if len(events) < limit:
                     self._limit = self._batch_size
@@ -336,6 +342,8 @@ class ProjectionRunner:
             self._pending.clear()
 
     async def _commit_batch(self, planned: _Planned) -> int | None:
+        # This task's own log scope: the runner's moves on to the next batch meanwhile.
+        log_context.enter(position=planned.to_position)
         bound = self._bound
         assert bound is not None
         changes, state, events = planned.changes, planned.state, planned.events
