@@ -8,7 +8,9 @@ other re-reads. The runner reads and writes the generation of tables its checkpo
 names (projections/generations.py); the compare-and-set matches that generation too, so
 after a blue-green switch its next commit fails, it re-reads the checkpoint and rebinds.
 When to read again is the doorbell's business (doorbell.py), what the
-runner is doing the state recorder's (state_recorder.py).
+runner is doing the state recorder's (state_recorder.py). Behind the log, the next batch is
+planned while the current one commits, reading the current one's rows from PendingRows
+(pending_rows.py); commits and their notices stay one after the other, in order.
 """
 
 from __future__ import annotations
