@@ -110,7 +110,6 @@ class ProjectionRunner:
         self._parking = StreamParking(name, self._plan, read_models, streams, self._announcer, retries=park_after)
         self._task = BackgroundTask(self._run, f"projection:{name}")
         self._ahead = ReadAhead(store)
-        self._pending = PendingRows(read_models)  # the rows of a batch being committed (rebound with the store)
         self._position = 0
         # The checkpoint as this runner last knew it; None: read it again before the next batch.
         self._term_position: int | None = None
@@ -217,7 +216,7 @@ class ProjectionRunner:
     async def _batches(self, position: int) -> int:
         # Behind the log, batch N+1 is read and planned while batch N commits (pipelined: the
         # fold works in this process while the database writes N). N+1's plan reads N's rows
-        # through self._pending (pending_rows.py) and is thrown away unless N commits. Commits
+        # through the commit's PendingRows (pending_rows.py) and is thrown away unless N commits. Commits
         # stay one after the other, in order, each with its notice.
         applied = 0
         committing: _Commit | None = None
@@ -233,7 +232,7 @@ class ProjectionRunner:
                             if await self._settle(previous) is None:
                                 position = await self._moved()
                                 continue
-                            applied += len(previous.planned.events)
+                            applied += previous.planned.count
                         self._limit = self._batch_size
                         break
                     if len(events) == limit:  # behind: the next batch is read meanwhile (read_ahead.py)
@@ -241,16 +240,16 @@ class ProjectionRunner:
                     self._recorder.working()
                     # The commit task starts inside the batch's scope: its log lines and notice carry the batch.
                     with batch_scope(self.name, position, events):
-                        planned = await self._plan_batch(position, events, started, beside=committing is not None)
+                        planned = await self._plan_batch(position, events, started, beside=committing)
                         if committing is not None:
                             previous, committing = committing, None
                             if await self._settle(previous) is None:  # N+1's plan read rows that never committed
                                 planned = None
                                 position = await self._moved()
                                 continue
-                            applied += len(previous.planned.events)
+                            applied += previous.planned.count
                             if planned is None:  # its plan failed beside the commit before it: plan it again, alone
-                                planned = await self._plan_batch(position, events, started, beside=False)
+                                planned = await self._plan_batch(position, events, started, beside=None)
                                 assert planned is not None
                         assert planned is not None
                         committing = self._commit(planned)
@@ -271,7 +270,6 @@ class ProjectionRunner:
             if committing is not None:  # the plan beside it failed, or the runner stopped: the commit ends with it
                 committing.task.cancel()
                 await asyncio.gather(committing.task, return_exceptions=True)
-            self._pending.clear()
         self._position = position
         return applied
 
@@ -298,12 +296,11 @@ class ProjectionRunner:
                 log.info("projection %s: now on generation %d", self.name, checkpoint.generation)
             tables = generation_tables(self._projector, checkpoint.generation)
             self._bound = self._read_models.for_generation(checkpoint.generation, tables)
-            self._pending = PendingRows(self._bound)
             self._parking.bind(self._bound)
         return checkpoint.position
 
     async def _plan_batch(
-        self, from_position: int, events: Sequence[RecordedEvent], started: float, *, beside: bool
+        self, from_position: int, events: Sequence[RecordedEvent], started: float, *, beside: _Commit | None
     ) -> _Planned | None:
         # Read what the batch needs outside the write: if another runner (or a rebuild)
         # commits after this read, the checkpoint is no longer at from_position and the
@@ -314,17 +311,22 @@ class ProjectionRunner:
         admitted = self._parking.admitted(events)  # without the streams parked so far
         isolated = False
         try:
-            changes = await self._plan(self._pending if beside else bound, admitted)
+            changes = await self._plan(bound if beside is None else beside.pending, admitted)
         except Exception as error:
-            if beside:
+            if beside is not None:
                 return None  # parking judges a failure only on a plan made alone (after the commit before it)
             changes = await self._parking.isolate(from_position, admitted, error)  # re-raised until it parks
             isolated = True
+        state = self._recorder.batch_state(full=len(events) >= self._batch_size)
         return _Planned(
             from_position=from_position,
-            events=events,
+            to_position=events[-1].position,
+            count=len(events),
+            # Only a live batch's slow-batch report reads its events; a batch behind the log does not keep
+            # its events alive while the next one is planned.
+            live_events=events if state is ProjectionState.RUNNING else (),
             changes=changes,
-            state=self._recorder.batch_state(full=len(events) >= self._batch_size),
+            state=state,
             isolated=isolated,
             started=started,
             read=read,
@@ -332,23 +334,23 @@ class ProjectionRunner:
         )
 
     def _commit(self, planned: _Planned) -> _Commit:
-        """Commit the batch in a task of its own; its rows are pending (pending_rows.py) until it ends."""
-        self._pending.hold(planned.changes.upserts)
-        return _Commit(planned, asyncio.ensure_future(self._commit_batch(planned)))
+        """Commit the batch in a task of its own; a plan beside it reads its rows from its PendingRows."""
+        assert self._bound is not None
+        # Its own, not the runner's: two catch-ups of one runner (its task and a catch_up() call) may overlap.
+        pending = PendingRows(self._bound)
+        pending.hold(planned.changes.upserts)
+        return _Commit(planned, pending, asyncio.ensure_future(self._commit_batch(planned)))
 
     async def _settle(self, committing: _Commit) -> int | None:
         """The commit's new position; None when the checkpoint had moved (nothing written)."""
-        try:
-            return await committing.task
-        finally:
-            self._pending.clear()
+        return await committing.task
 
     async def _commit_batch(self, planned: _Planned) -> int | None:
         # This task's own log scope: the runner's moves on to the next batch meanwhile.
         log_context.enter(position=planned.to_position)
         bound = self._bound
         assert bound is not None
-        changes, state, events = planned.changes, planned.state, planned.events
+        changes, state = planned.changes, planned.state
         to_position = planned.to_position
         if not await bound.commit_batch(self.name, planned.from_position, to_position, state, changes.upserts):
             observe_batch_conflict(self.name)
@@ -364,7 +366,7 @@ class ProjectionRunner:
             traceparent=tracing.traceparent(),
         )
         await self._announcer.publish(projection_channel(self.name), notice)
-        observe_batch(self.name, len(events), time.perf_counter() - planned.started)
+        observe_batch(self.name, planned.count, time.perf_counter() - planned.started)
         await self._parking.committed()  # holds back the streams the batch parked, and announces them
         if self._live and state is ProjectionState.RUNNING:
             marks = BatchTimings(
@@ -374,7 +376,7 @@ class ProjectionRunner:
                 committed=committed,
                 announced=time.perf_counter(),
             )
-            report_if_slow(self.name, events, changes.upserts, marks, self._slow_batch)
+            report_if_slow(self.name, planned.live_events, changes.upserts, marks, self._slow_batch)
         return to_position
 
 
@@ -383,7 +385,9 @@ class _Planned:
     """A batch planned and not yet committed."""
 
     from_position: int
-    events: Sequence[RecordedEvent]
+    to_position: int
+    count: int  # events read (parked streams' included)
+    live_events: Sequence[RecordedEvent]
     changes: BatchChanges
     state: ProjectionState
     isolated: bool  # parking took poison out of it (parking.py)
@@ -391,14 +395,11 @@ class _Planned:
     read: float
     planned: float
 
-    @property
-    def to_position(self) -> int:
-        return self.events[-1].position
-
 
 @dataclass(frozen=True)
 class _Commit:
-    """A planned batch and the task committing it."""
+    """A planned batch, its rows for the plan beside it, and the task committing it."""
 
     planned: _Planned
+    pending: PendingRows
     task: asyncio.Task[int | None]
