@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from orderly.auth.settings import describe, open_serve_refusal
 from orderly.bootstrap import build_container
@@ -147,31 +148,39 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> int:
         from orderly.rebuild_progress import RebuildProgressBar
+        from projections.rebuild_together import rebuild_together
         from projections.status import get_status
 
+        names = list(dict.fromkeys(args.name))
         container = build_container(settings.with_changes(run_projectors=False), api=False)
         await container.start()  # the bus only: its RESYNC tells every process to read the new generation
         try:
-            with RebuildProgressBar(args.name) as bar:
-                follower = asyncio.create_task(bar.follow(lambda: get_status(container.read_models, container.store, args.name)))
+            with RebuildProgressBar(names[0]) as bar:
+                followers = [
+                    asyncio.create_task(bar.follow(partial(get_status, container.read_models, container.store, name), name))
+                    for name in names
+                ]
                 try:
-                    outcome = await container.rebuild(args.name).run()
+                    # Several names: one process fills them all at once from one read of the log (rebuild_together.py).
+                    outcomes = await rebuild_together([container.rebuild(name) for name in names])
                 finally:
-                    follower.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await follower
-                bar.finish(outcome.position)
+                    for follower in followers:
+                        follower.cancel()
+                    await asyncio.gather(*followers, return_exceptions=True)
+                for outcome in outcomes:
+                    bar.finish(outcome.position, outcome.name)
         finally:
             await container.stop()
-        dropped = (
-            f"generation {outcome.generation - 1} dropped"
-            if outcome.dropped
-            else f"generation {outcome.generation - 1} still in use: the next rebuild drops it"
-        )
-        print(
-            f"projection {args.name} switched to generation {outcome.generation} (version {outcome.version})"
-            f" at position {outcome.position}; {dropped}"
-        )
+        for outcome in outcomes:
+            dropped = (
+                f"generation {outcome.generation - 1} dropped"
+                if outcome.dropped
+                else f"generation {outcome.generation - 1} still in use: the next rebuild drops it"
+            )
+            print(
+                f"projection {outcome.name} switched to generation {outcome.generation} (version {outcome.version})"
+                f" at position {outcome.position}; {dropped}"
+            )
         return 0
 
     from projections.leadership import LeaseLostError
@@ -196,12 +205,13 @@ def _rebuild_in_place(args: argparse.Namespace, settings: Settings) -> int:
         container = build_container(settings.with_changes(run_projectors=False), api=False)
         await container.start()  # the bus only: its RESYNC wakes the running projectors at once
         try:
-            await rebuild(container.read_models, args.name, bus=container.bus)
+            for name in dict.fromkeys(args.name):
+                await rebuild(container.read_models, name, bus=container.bus)
+                print(f"projection {name} reset to position 0; the running projectors replay the log")
         finally:
             await container.stop()
 
     asyncio.run(run())
-    print(f"projection {args.name} reset to position 0; the running projectors replay the log")
     return 0
 
 
@@ -284,9 +294,11 @@ def _parser() -> argparse.ArgumentParser:
     project.add_argument("--redis-url", help="overrides ORDERLY_REDIS_URL")
     command("status", "print each projection's state, position, head and lag", _status)
     rebuild = command(
-        "rebuild", "rebuild a projection blue-green: fill a new generation beside the live one, then switch", _rebuild
+        "rebuild", "rebuild projections blue-green: fill a new generation beside the live one, then switch", _rebuild
     )
-    rebuild.add_argument("name", choices=list(PROJECTIONS), help="the projection")
+    rebuild.add_argument(
+        "name", nargs="+", choices=list(PROJECTIONS), help="the projection; several are filled at once, in one read of the log"
+    )
     rebuild.add_argument(
         "--in-place", action="store_true", help="stop-the-world (development): readers see it empty, then filling"
     )

@@ -54,7 +54,7 @@ class RebuildProgressBar:
             TextColumn("ETA {task.fields[eta]}"),
             console=self._console,
         )
-        self._task: TaskID | None = None
+        self._tasks: dict[str, TaskID] = {}  # a row per projection
         self._rerouted: list[tuple[logging.StreamHandler[Any], Any]] = []
         self._plain_at = 0.0
         self.last: RebuildProgress | None = None
@@ -79,8 +79,9 @@ class RebuildProgressBar:
             self._rerouted.clear()
             self._bar.stop()
 
-    def show(self, progress: RebuildProgress) -> None:
-        """Draw one reading of the progress."""
+    def show(self, progress: RebuildProgress, name: str | None = None) -> None:
+        """Draw one reading of the progress of `name` (by default the bar's own projection)."""
+        name = name or self._name
         self.last = progress
         fields: dict[str, Any] = {
             "position": f"{progress.position:,}",
@@ -92,23 +93,25 @@ class RebuildProgressBar:
             now = time.monotonic()
             if now - self._plain_at >= PLAIN_EVERY_SECONDS:
                 self._plain_at = now
-                self._console.print(f"rebuild {self._name}: {describe(progress)}", highlight=False, soft_wrap=True)
+                self._console.print(f"rebuild {name}: {describe(progress)}", highlight=False, soft_wrap=True)
             return
-        description = f"{self._name} g{progress.generation}"
-        if self._task is None:
-            self._task = self._bar.add_task(description, total=progress.head_position, **fields)
-        self._bar.update(self._task, description=description, completed=progress.position, total=progress.head_position, **fields)
+        description = f"{name} g{progress.generation}"
+        task = self._tasks.get(name)
+        if task is None:
+            task = self._tasks[name] = self._bar.add_task(description, total=progress.head_position, **fields)
+        self._bar.update(task, description=description, completed=progress.position, total=progress.head_position, **fields)
 
-    def finish(self, position: int) -> None:
+    def finish(self, position: int, name: str | None = None) -> None:
         """The rebuild switched at position: draw the bar full (a terminal only; the caller prints the outcome)."""
-        if self._task is not None and self._console.is_terminal:
+        task = self._tasks.get(name or self._name)
+        if task is not None and self._console.is_terminal:
             shown = f"{position:,}"
-            self._bar.update(self._task, completed=position, total=position, position=shown, head=shown, eta=eta_text(0))
+            self._bar.update(task, completed=position, total=position, position=shown, head=shown, eta=eta_text(0))
 
-    async def follow(self, status: Callable[[], Awaitable[ProjectionStatusView | None]]) -> None:
-        """Poll the status and draw its rebuild until cancelled."""
+    async def follow(self, status: Callable[[], Awaitable[ProjectionStatusView | None]], name: str | None = None) -> None:
+        """Poll the status and draw the rebuild of `name` (by default the bar's own) until cancelled."""
         while True:
             view = await status()
             if view is not None and view.rebuild is not None:
-                self.show(view.rebuild)
+                self.show(view.rebuild, name)
             await asyncio.sleep(REFRESH_SECONDS)

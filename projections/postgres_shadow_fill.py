@@ -7,22 +7,27 @@ json_populate_recordset and runs ON CONFLICT for each; here a batch is one expli
 
 1. the checkpoint compare-and-set (the same UPDATE as the live statement); nothing else runs
    when it matches no row, so a rival (another rebuild, the switch) voids the batch as before;
-2. per table, which of the batch's rows the shadow already has: known from the plan's own
-   reads (rows_by_key remembers what it found and what it did not), asked with one SELECT for
-   keys the plan did not read. Neither goes stale before COMMIT: every writer of this
-   generation moves the checkpoint, so a row written since the read voids the compare-and-set,
-   which then holds the checkpoint's row lock until COMMIT;
+2. per table, which of the batch's rows the shadow already has: known from the plans' own
+   reads (rows_by_key remembers what it found and what it did not) and from the rows this
+   fill committed, asked with one SELECT for keys it does not know. What it knows does not go
+   stale: every writer of this generation moves the checkpoint, so a row written by anyone
+   else voids the next compare-and-set (which then holds the checkpoint's row lock until
+   COMMIT), and a void or failed batch forgets everything. A plan made while the batch
+   before it commits (runner.py) may read beside that commit: it asks only for keys that
+   batch does not write (pending_rows.py answers those);
 3. the new rows by `copy_records_to_table` (binary COPY), the existing ones by the live upsert
    (under its `newer` guard).
 
 The checkpoint and the rows commit together: a kill -9 mid-fill leaves both as they were
-before the batch, and a resumed run starts at the committed checkpoint. Tables keyed by more
+before the batch, and a resumed run starts at the committed checkpoint. The batch commits
+with `synchronous_commit = off` for its own transaction: a crash of the server can lose the
+last batches, checkpoint and rows together, and the fill then repeats them. Tables keyed by more
 than one column take the upsert for every row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -35,6 +40,9 @@ from projections.checkpoints import ProjectionState
 from projections.postgres_read_models import PostgresReadModels
 from projections.read_models import KeyedSelect, ReadModelStore
 
+# Keys remembered per fill before it starts remembering afresh (about 100 bytes each).
+MAX_KNOWN_KEYS = 2_000_000
+_RELAXED = "SET LOCAL synchronous_commit = off"
 _ADVANCE = (
     "UPDATE projection_checkpoints"
     " SET position = $3, state = $4, last_error = NULL, updated_at = $5"
@@ -54,16 +62,19 @@ class PostgresShadowFill(PostgresReadModels):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # What the batch's plan read, by (table, key column): key -> whether the row was there.
-        # Valid until the next commit: a row that appeared since would have moved the checkpoint.
-        self._seen: dict[tuple[str, str], dict[str, bool]] = {}
+        # By (table, key column): key -> whether the shadow has the row, from the plans' reads and
+        # this fill's commits. Forgotten (a new epoch) when a batch is void or fails.
+        self._known: dict[tuple[str, str], dict[str, bool]] = {}
+        self._epoch = 0
 
     async def rows_by_key(self, query: KeyedSelect, values: Sequence[str]) -> list[Mapping[str, Any]]:
-        """The rows whose key is one of values; which of them exist is remembered for the commit."""
+        """The rows whose key is one of values; which of them exist is remembered for the commits."""
+        epoch = self._epoch
         rows = await super().rows_by_key(query, values)
-        seen = self._seen.setdefault((self._physical(query.table).name, query.key), {})
-        seen.update(dict.fromkeys(values, False))
-        seen.update((row[query.key], True) for row in rows)
+        if epoch == self._epoch:  # not forgotten while this read ran: what it found still holds
+            known = self._known.setdefault((self._physical(query.table).name, query.key), {})
+            known.update(dict.fromkeys(values, False))
+            known.update((row[query.key], True) for row in rows)
         return rows
 
     def for_generation(self, generation: int, tables: Mapping[Table, Table]) -> ReadModelStore:
@@ -74,44 +85,56 @@ class PostgresShadowFill(PostgresReadModels):
         self, name: str, from_position: int, to_position: int, state: ProjectionState, upserts: Sequence[Upsert]
     ) -> bool:
         """The checkpoint compare-and-set and every row in one transaction; False when the checkpoint moved."""
-        seen, self._seen = self._seen, {}
         pool = await self.database.raw_pool()
-        async with pool.acquire() as conn, conn.transaction():
-            moved = await conn.execute(
-                _ADVANCE, name, from_position, to_position, state.value, datetime.now(UTC), self.generation
-            )
-            if moved != "UPDATE 1":
-                return False
-            for change in upserts:
-                if change.rows:
-                    await self._write(conn, change, seen)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                moved = await conn.execute(
+                    _ADVANCE, name, from_position, to_position, state.value, datetime.now(UTC), self.generation
+                )
+                if moved != "UPDATE 1":
+                    self._forget()
+                    return False
+                await conn.execute(_RELAXED)
+                for change in upserts:
+                    if change.rows:
+                        await self._write(conn, change, self._known)
+        except BaseException:
+            self._forget()
+            raise
+        self._committed(upserts)
         return True
 
-    async def _write(self, conn: Any, change: Upsert, seen: Mapping[tuple[str, str], Mapping[str, bool]]) -> None:
+    def _forget(self) -> None:
+        self._known = {}
+        self._epoch += 1
+
+    def _committed(self, upserts: Sequence[Upsert]) -> None:
+        if sum(map(len, self._known.values())) > MAX_KNOWN_KEYS:
+            self._forget()  # bounded: what it forgets is asked again
+        for change in upserts:
+            if len(change.key) == 1 and change.rows:
+                (key,) = change.key
+                known = self._known.setdefault((self._physical(change.table).name, key), {})
+                known.update(dict.fromkeys((row[key] for row in change.rows), True))
+
+    async def _write(self, conn: Any, change: Upsert, known_by_table: Mapping[tuple[str, str], Mapping[str, bool]]) -> None:
         table = self._physical(change.table)
         rows = change.rows
         if len(change.key) == 1:
             (key,) = change.key
-            known = seen.get((table.name, key), {})
+            known = known_by_table.get((table.name, key), {})
             present = {row[key] for row in rows if known.get(row[key])}
             unknown = [row[key] for row in rows if row[key] not in known]
-            if unknown:  # rows the plan did not read: ask the shadow
+            if unknown:  # rows neither a plan nor a commit of this fill saw: ask the shadow
                 present.update(record[0] for record in await conn.fetch(_present(table.name, key), unknown))
             fresh = [row for row in rows if row[key] not in present]
             if fresh:
-                columns, encoders = _layout(table)
-                records = [
-                    tuple(encode(row.get(column)) for column, encode in zip(columns, encoders, strict=True)) for row in fresh
-                ]
-                await conn.copy_records_to_table(table.name, records=records, columns=columns)
+                columns, record = _layout(table)
+                await conn.copy_records_to_table(table.name, records=list(map(record, fresh)), columns=columns)
             rows = [row for row in rows if row[key] in present] if present else []
         if rows:
             document = orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
             await conn.execute(_upsert(table, change.key, change.newer), document)
-
-
-def _as_is(value: Any) -> Any:
-    return value
 
 
 def _json_text(value: Any) -> str | None:
@@ -119,10 +142,18 @@ def _json_text(value: Any) -> str | None:
 
 
 @cache
-def _layout(table: Table) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+def _layout(table: Table) -> tuple[tuple[str, ...], Callable[[Mapping[str, Any]], tuple[Any, ...]]]:
+    """The table's columns, and a row's COPY record in their order (JSON columns as JSON text)."""
     columns = tuple(column.name for column in table.columns)
-    encoders = tuple(_json_text if isinstance(column.type, JSON) else _as_is for column in table.columns)
-    return columns, encoders
+    encoded = [index for index, column in enumerate(table.columns) if isinstance(column.type, JSON)]
+
+    def record(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = [row.get(column) for column in columns]
+        for index in encoded:
+            values[index] = _json_text(values[index])
+        return tuple(values)
+
+    return columns, record
 
 
 @cache

@@ -8,7 +8,9 @@ other re-reads. The runner reads and writes the generation of tables its checkpo
 names (projections/generations.py); the compare-and-set matches that generation too, so
 after a blue-green switch its next commit fails, it re-reads the checkpoint and rebinds.
 When to read again is the doorbell's business (doorbell.py), what the
-runner is doing the state recorder's (state_recorder.py).
+runner is doing the state recorder's (state_recorder.py). Behind the log, the next batch is
+planned while the current one commits, reading the current one's rows from PendingRows
+(pending_rows.py); commits and their notices stay one after the other, in order.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
 
 from domain.ports import RecordedEvent
 from eventstore import log_context, tracing
@@ -26,12 +29,14 @@ from eventstore.messages import ProjectionAdvanced
 from eventstore.queued_publisher import QueuedPublisher
 from eventstore.tasks import BackgroundTask
 from projections.batch_scope import batch_scope
+from projections.changes import BatchChanges
 from projections.checkpoints import ProjectionState, ensure_checkpoint, read_checkpoint
 from projections.collector_pause import collector_paused
 from projections.doorbell import Doorbell, Wake
 from projections.generations import generation_tables
 from projections.metrics import observe_batch, observe_batch_conflict
 from projections.parking import DEFAULT_RETRIES, StreamParking, StreamReader
+from projections.pending_rows import PendingRows
 from projections.projector import EventLog, Projector
 from projections.read_ahead import ReadAhead
 from projections.read_models import ReadModelStore
@@ -209,34 +214,71 @@ class ProjectionRunner:
         return applied
 
     async def _batches(self, position: int) -> int:
+        # Behind the log, batch N+1 is read and planned while batch N commits (pipelined: the
+        # fold works in this process while the database writes N). N+1's plan reads N's rows
+        # through the commit's PendingRows (pending_rows.py) and is thrown away unless N commits. Commits
+        # stay one after the other, in order, each with its notice.
         applied = 0
-        while True:
-            started = time.perf_counter()
-            limit = self._limit
-            with collector_paused():  # the batch's objects die by reference counting (collector_pause.py)
-                events = await self._ahead.read_log(after=position, limit=limit)
-                if not events:
+        committing: _Commit | None = None
+        try:
+            while True:
+                started = time.perf_counter()
+                limit = self._limit
+                with collector_paused():  # the batch's objects die by reference counting (collector_pause.py)
+                    events = await self._ahead.read_log(after=position, limit=limit)
+                    if not events:
+                        if committing is not None:
+                            previous, committing = committing, None
+                            if await self._settle(previous) is None:
+                                position = await self._moved()
+                                continue
+                            applied += previous.planned.count
+                        self._limit = self._batch_size
+                        break
+                    if len(events) == limit:  # behind: the next batch is read meanwhile (read_ahead.py)
+                        await self._ahead.start(events[-1].position, min(limit * 2, self._max_batch_size))
+                    self._recorder.working()
+                    # The commit task starts inside the batch's scope: its log lines and notice carry the batch.
+                    with batch_scope(self.name, position, events):
+                        planned = await self._plan_batch(position, events, started, beside=committing)
+                        if committing is not None:
+                            previous, committing = committing, None
+                            if await self._settle(previous) is None:  # N+1's plan read rows that never committed
+                                planned = None
+                                position = await self._moved()
+                                continue
+                            applied += previous.planned.count
+                            if planned is None:  # its plan failed beside the commit before it: plan it again, alone
+                                planned = await self._plan_batch(position, events, started, beside=None)
+                                assert planned is not None
+                        assert planned is not None
+                        committing = self._commit(planned)
+                        if len(events) < limit or planned.isolated:
+                            # The catch-up's last batch, or one that parks streams (the next batch is admitted
+                            # without them, parking.py): nothing is planned beside its commit.
+                            previous, committing = committing, None
+                            if await self._settle(previous) is None:
+                                position = await self._moved()
+                                continue
+                            applied += len(events)
+                position = self._term_position = planned.to_position
+                if len(events) < limit:
                     self._limit = self._batch_size
                     break
-                if len(events) == limit:  # behind: the next batch is read while this one is applied (read_ahead.py)
-                    await self._ahead.start(events[-1].position, min(limit * 2, self._max_batch_size))
-                self._recorder.working()
-                with batch_scope(self.name, position, events):
-                    committed = await self._apply_batch(position, events, started)
-            if committed is None:
-                position = self._term_position = await self._checkpoint()
-                log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
-                # The other runner may have parked streams in the batches it committed.
-                await self._parking.at_boundary(position, self._recorder.batch_state(full=not self._live), reread=True)
-                continue
-            position = self._term_position = committed
-            applied += len(events)
-            if len(events) < limit:
-                self._limit = self._batch_size
-                break
-            self._limit = min(limit * 2, self._max_batch_size)
+                self._limit = min(limit * 2, self._max_batch_size)
+        finally:
+            if committing is not None:  # the plan beside it failed, or the runner stopped: the commit ends with it
+                committing.task.cancel()
+                await asyncio.gather(committing.task, return_exceptions=True)
         self._position = position
         return applied
+
+    async def _moved(self) -> int:
+        position = self._term_position = await self._checkpoint()
+        log.info("projection %s: checkpoint moved by another runner to %d", self.name, position)
+        # The other runner may have parked streams in the batches it committed.
+        await self._parking.at_boundary(position, self._recorder.batch_state(full=not self._live), reread=True)
+        return position
 
     async def _checkpoint(self) -> int:
         async with self._read_models.reader.connect() as conn:
@@ -257,22 +299,60 @@ class ProjectionRunner:
             self._parking.bind(self._bound)
         return checkpoint.position
 
-    async def _apply_batch(self, from_position: int, events: Sequence[RecordedEvent], started: float) -> int | None:
-        to_position = events[-1].position
-        state = self._recorder.batch_state(full=len(events) >= self._batch_size)
-        read = time.perf_counter()
+    async def _plan_batch(
+        self, from_position: int, events: Sequence[RecordedEvent], started: float, *, beside: _Commit | None
+    ) -> _Planned | None:
         # Read what the batch needs outside the write: if another runner (or a rebuild)
         # commits after this read, the checkpoint is no longer at from_position and the
         # compare-and-set writes nothing.
         bound = self._bound
         assert bound is not None  # bound by _checkpoint() before the first batch
+        read = time.perf_counter()
         admitted = self._parking.admitted(events)  # without the streams parked so far
+        isolated = False
         try:
-            changes = await self._plan(bound, admitted)
+            changes = await self._plan(bound if beside is None else beside.pending, admitted)
         except Exception as error:
+            if beside is not None:
+                return None  # parking judges a failure only on a plan made alone (after the commit before it)
             changes = await self._parking.isolate(from_position, admitted, error)  # re-raised until it parks
-        planned = time.perf_counter()
-        if not await bound.commit_batch(self.name, from_position, to_position, state, changes.upserts):
+            isolated = True
+        state = self._recorder.batch_state(full=len(events) >= self._batch_size)
+        return _Planned(
+            from_position=from_position,
+            to_position=events[-1].position,
+            count=len(events),
+            # Only a live batch's slow-batch report reads its events; a batch behind the log does not keep
+            # its events alive while the next one is planned.
+            live_events=events if state is ProjectionState.RUNNING else (),
+            changes=changes,
+            state=state,
+            isolated=isolated,
+            started=started,
+            read=read,
+            planned=time.perf_counter(),
+        )
+
+    def _commit(self, planned: _Planned) -> _Commit:
+        """Commit the batch in a task of its own; a plan beside it reads its rows from its PendingRows."""
+        assert self._bound is not None
+        # Its own, not the runner's: two catch-ups of one runner (its task and a catch_up() call) may overlap.
+        pending = PendingRows(self._bound)
+        pending.hold(planned.changes.upserts)
+        return _Commit(planned, pending, asyncio.ensure_future(self._commit_batch(planned)))
+
+    async def _settle(self, committing: _Commit) -> int | None:
+        """The commit's new position; None when the checkpoint had moved (nothing written)."""
+        return await committing.task
+
+    async def _commit_batch(self, planned: _Planned) -> int | None:
+        # This task's own log scope: the runner's moves on to the next batch meanwhile.
+        log_context.enter(position=planned.to_position)
+        bound = self._bound
+        assert bound is not None
+        changes, state = planned.changes, planned.state
+        to_position = planned.to_position
+        if not await bound.commit_batch(self.name, planned.from_position, to_position, state, changes.upserts):
             observe_batch_conflict(self.name)
             return None
         committed = time.perf_counter()
@@ -280,15 +360,46 @@ class ProjectionRunner:
         self._recorder.committed(state, to_position)
         notice = ProjectionAdvanced(
             name=self.name,
-            from_position=from_position,
+            from_position=planned.from_position,
             position=to_position,
             streams=changes.streams,
             traceparent=tracing.traceparent(),
         )
         await self._announcer.publish(projection_channel(self.name), notice)
-        observe_batch(self.name, len(events), time.perf_counter() - started)
+        observe_batch(self.name, planned.count, time.perf_counter() - planned.started)
         await self._parking.committed()  # holds back the streams the batch parked, and announces them
         if self._live and state is ProjectionState.RUNNING:
-            marks = BatchTimings(started=started, read=read, planned=planned, committed=committed, announced=time.perf_counter())
-            report_if_slow(self.name, events, changes.upserts, marks, self._slow_batch)
+            marks = BatchTimings(
+                started=planned.started,
+                read=planned.read,
+                planned=planned.planned,
+                committed=committed,
+                announced=time.perf_counter(),
+            )
+            report_if_slow(self.name, planned.live_events, changes.upserts, marks, self._slow_batch)
         return to_position
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Planned:
+    """A batch planned and not yet committed."""
+
+    from_position: int
+    to_position: int
+    count: int  # events read (parked streams' included)
+    live_events: Sequence[RecordedEvent]
+    changes: BatchChanges
+    state: ProjectionState
+    isolated: bool  # parking took poison out of it (parking.py)
+    started: float
+    read: float
+    planned: float
+
+
+@dataclass(frozen=True)
+class _Commit:
+    """A planned batch, its rows for the plan beside it, and the task committing it."""
+
+    planned: _Planned
+    pending: PendingRows
+    task: asyncio.Task[int | None]

@@ -27,9 +27,7 @@ from tests.projections.conftest import eventually
 from tests.test_cli import orderly
 
 
-async def test_in_place_empties_the_read_model_and_moves_its_checkpoint_to_zero(
-    database: Database, database_url: str
-) -> None:
+async def test_in_place_empties_the_read_model_and_moves_its_checkpoint_to_zero(database: Database, database_url: str) -> None:
     read_models, bus = open_read_models(database), InProcessBus()
     store = open_event_store(database, bus)
     order_id, customer_id = new_id("order"), new_id("cust")
@@ -61,9 +59,7 @@ async def test_in_place_empties_the_read_model_and_moves_its_checkpoint_to_zero(
     assert view is not None and view.version == 1
 
 
-async def test_blue_green_by_default_switches_to_a_new_generation_and_says_so(
-    database: Database, database_url: str
-) -> None:
+async def test_blue_green_by_default_switches_to_a_new_generation_and_says_so(database: Database, database_url: str) -> None:
     read_models, bus = open_read_models(database), InProcessBus()
     store = open_event_store(database, bus)
     order_id, customer_id = new_id("order"), new_id("cust")
@@ -85,13 +81,33 @@ async def test_blue_green_by_default_switches_to_a_new_generation_and_says_so(
     assert before is not None and await summaries.get(customer_id) == before
 
 
+async def test_several_names_are_rebuilt_in_one_run_and_each_says_so(database: Database, database_url: str) -> None:
+    read_models, bus = open_read_models(database), InProcessBus()
+    store = open_event_store(database, bus)
+    order_id, customer_id = new_id("order"), new_id("cust")
+    await CommandBus(store).dispatch(create_order(order_id, customer_id, item()))
+    for name in PROJECTIONS:
+        await ProjectionRunner(name, PROJECTIONS[name], read_models, store, bus).catch_up()
+    before = (await OrderViewQueries(read_models).get(order_id), await CustomerSummaryQueries(read_models).get(customer_id))
+
+    rebuilt = orderly("rebuild", "order_views", "customer_summaries", "--database-url", database_url)
+
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    head = await store.head_position()
+    for name in ("order_views", "customer_summaries"):
+        assert f"projection {name} switched to generation 2 (version 1) at position {head}" in rebuilt.stdout
+        async with read_models.reader.connect() as conn:
+            checkpoint = await read_checkpoint(conn, name)
+        assert checkpoint is not None and (checkpoint.generation, checkpoint.position) == (2, head)
+    after = (await OrderViewQueries(read_models).get(order_id), await CustomerSummaryQueries(read_models).get(customer_id))
+    assert None not in before and after == before
+
+
 async def test_status_shows_a_rebuild_under_way(database: Database, database_url: str) -> None:
     read_models, bus = open_read_models(database), InProcessBus()
     store = open_event_store(database, bus)
     await CommandBus(store).dispatch(create_order(new_id("order"), new_id("cust"), item()))
-    rebuild = BlueGreenRebuild(
-        name="order_views", projector=PROJECTIONS["order_views"], read_models=read_models, events=store
-    )
+    rebuild = BlueGreenRebuild(name="order_views", projector=PROJECTIONS["order_views"], read_models=read_models, events=store)
     async with read_models.database.write_engine.begin() as conn:
         await ensure_checkpoint(read_models, conn, "order_views")
     await rebuild.prepare(await _checkpoint(read_models, "order_views"))  # a rebuild that has just begun
@@ -108,8 +124,13 @@ async def test_status_shows_a_rebuild_under_way(database: Database, database_url
 def test_the_progress_bar_shows_position_head_rate_and_eta() -> None:
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
     progress = RebuildProgress(
-        generation=2, version=3, position=250_000, head_position=1_000_000, events_per_second=50_000.0,
-        eta_seconds=15.0, started_at=None,
+        generation=2,
+        version=3,
+        position=250_000,
+        head_position=1_000_000,
+        events_per_second=50_000.0,
+        eta_seconds=15.0,
+        started_at=None,
     )
     with RebuildProgressBar("order_views", console) as bar:
         bar.show(progress)
