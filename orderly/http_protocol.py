@@ -22,6 +22,13 @@ writes before it reads). So such a close lingers, as nginx's does: the answer is
 write side is shut, and whatever still arrives is discarded unparsed until the client closes,
 for at most LINGER seconds.
 
+uvicorn writes a response's status line and headers, then its body, in two writes: two sends
+on the socket, and a client (wrk, a browser) woken twice for one answer. The transport holds a
+response's head until the body's first write, in the same turn of the event loop, and sends
+both at once; a head whose body does not follow in that turn (a streamed response, a HEAD
+request) is sent by itself in the next turn, or earlier when the response completes or the
+connection closes. What reaches the socket, and in which order, is unchanged.
+
 It reaches into uvicorn's protocol (its callbacks, `send_400_response`, `cycle`): pinned with
 uvicorn <0.55 in pyproject.toml; tests/api/test_transport_limits.py also runs the unchanged
 protocol over the same requests and compares the ordinary answers.
@@ -55,14 +62,38 @@ class _LingeringTransport:
     def __init__(self, transport: asyncio.Transport, protocol: LimitedHttpToolsProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
-        self.write = transport.write  # the hot calls skip __getattr__
-        self.pause_reading = transport.pause_reading
+        self._held: bytes | None = None  # a response's head, waiting for its body (see the module docstring)
+        self._head_of: object = None  # the request cycle whose head has been written
+        self.pause_reading = transport.pause_reading  # the hot calls skip __getattr__
         self.resume_reading = transport.resume_reading
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+            return
+        cycle = self._protocol.cycle
+        if cycle is not None and cycle is not self._head_of and cycle.response_started and not cycle.response_complete:
+            self._head_of = cycle  # uvicorn's first write after a response starts is its head
+            self._held = data
+            self._protocol.loop.call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        """Send a held head now."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
     def close(self) -> None:
+        self.flush()
         self._protocol.close_connection()
 
     def is_closing(self) -> bool:
@@ -112,6 +143,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        if isinstance(self.transport, _LingeringTransport):
+            self.transport.flush()  # a HEAD response's head: before the next pipelined request runs
+        super().on_response_complete()
 
     def data_received(self, data: bytes) -> None:
         if self._refused or self.lingering:
@@ -200,6 +236,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.lingering or raw is None or raw.is_closing():
             return
         self.lingering = True
+        if isinstance(self.transport, _LingeringTransport):
+            self.transport.flush()
         self._arm(LINGER, raw.close)
         if raw.can_write_eof():
             raw.write_eof()  # after the answer: FIN, and no reset while the client still sends

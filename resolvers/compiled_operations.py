@@ -125,6 +125,9 @@ class OperationPlan:
     costed_variables: tuple[str, ...] = ()  # the variables the cost reads (COSTED_ARGUMENTS' values)
     direct: DirectRead | None = None  # one root read field (resolvers/direct_reads.py)
     costs: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    # The operation's metrics label and its duration histogram: a name admitted as a label
+    # stays one, and one refused (OTHER) stays refused, so the first answer holds.
+    timer: tuple[str, Any] | None = None
 
 
 class CompiledOperations:
@@ -184,7 +187,11 @@ class CompiledOperations:
     ) -> ExecutionResult:
         checks = self.checks
         started = time.perf_counter()
-        label = None if checks.metrics is None else checks.metrics.label(plan.operation_name, valid=True)
+        timer = plan.timer
+        if timer is None and checks.metrics is not None:
+            name = checks.metrics.label(plan.operation_name, valid=True)
+            timer = plan.timer = (name, OPERATION_SECONDS.labels(name, QUERY))
+        label = None if timer is None else timer[0]
         try:
             with request_reads(checks.max_concurrent_reads):
                 direct = None if renderer is None else await self._direct(plan, renderer, context, variables)
@@ -220,9 +227,9 @@ class CompiledOperations:
         if encoded is None or len(encoded) > checks.max_response_bytes:
             refuse_oversized(result, checks.max_response_bytes)
             encoded = None
-        if label is not None:
-            count_errors(label, QUERY, result.errors or [])
-            OPERATION_SECONDS.labels(label, QUERY).observe(time.perf_counter() - started)
+        if timer is not None:
+            count_errors(timer[0], QUERY, result.errors or [])
+            timer[1].observe(time.perf_counter() - started)
         return CompiledResult(data=result.data, errors=result.errors, encoded_data=encoded)
 
     async def _direct(
