@@ -9,6 +9,11 @@ reads for itself beyond that.
 
 Each rebuild is still its own run (its lease, its shadow, its switch); when one fails, the
 others are cancelled, and each resumes from its own shadow checkpoint on the next run.
+
+SQLite has one writer at a time, so fills at once only queue for its lock; and cancelling a fill
+does not stop a statement its driver thread is running, which keeps the lock for as long as that
+statement takes. On SQLite the rebuilds therefore run one after another, still over one read of
+the log, and stop at the first failure.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ async def rebuild_together(rebuilds: Sequence[BlueGreenRebuild]) -> list[Rebuild
     if not rebuilds:
         return []
     shared = SharedEventLog(rebuilds[0].events, keep=KEEP)
+    if not rebuilds[0].read_models.database.is_postgres:
+        return [await replace(rebuild, events=shared).run() for rebuild in rebuilds]
     try:
         async with asyncio.TaskGroup() as group:
             runs = [group.create_task(replace(rebuild, events=shared).run()) for rebuild in rebuilds]
