@@ -154,7 +154,7 @@ async def test_an_overflowing_bus_inbox_resyncs_every_listener(tracker: Projecti
 async def test_one_poll_per_interval_however_many_listeners(
     bus: InProcessBus, database: Database
 ) -> None:
-    interval = 0.05
+    interval = 0.2
     tracker = ProjectionTracker(bus, open_read_models(database), NAMES, poll_interval=interval)
     loop = asyncio.get_running_loop()
     started = loop.time()
