@@ -92,7 +92,11 @@ class AdvisoryLease:
             await asyncio.sleep(self._check_interval)
             try:
                 await asyncio.wait_for(connection.fetchval("SELECT 1"), self._check_interval * 2)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:
+                # Whatever the check raised, nobody can vouch for the lock any more. Not only the
+                # driver's connection errors: asyncpg can raise InternalClientError ("another
+                # operation is in progress") between a terminated backend's FATAL and the socket's
+                # close; a watchdog that died of it left the leader leading without the lock.
                 log.warning("projection %s: lease connection lost (%r); stepping down", self._name, error)
                 lost.set()
                 leader.cancel()

@@ -133,6 +133,7 @@ class Outcome:
     slowest_health: float
     slowest_client: float
     client_failures: int
+    reads_within_the_attack: int  # the client's reads that began after the attack began and ended before it ended
 
     def refusal(self) -> str:
         """The limit named by the response's LIMIT_EXCEEDED error."""
@@ -148,6 +149,7 @@ async def under_attack(served: Served, attack: Callable[[], Awaitable[tuple[int,
     done = asyncio.Event()
     health: list[float] = []
     client: list[float] = []
+    reads: list[tuple[float, float]] = []
     failures = 0
 
     async def well_behaved() -> None:
@@ -160,7 +162,8 @@ async def under_attack(served: Served, attack: Callable[[], Awaitable[tuple[int,
                 health.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 response = await other.post(f"{served.base}/graphql", json=query)
-                client.append(time.perf_counter() - started)
+                reads.append((started, time.perf_counter()))
+                client.append(reads[-1][1] - started)
                 if response.status_code != 200 or not (response.json().get("data") or {}).get("order"):
                     failures += 1
                 if done.is_set():
@@ -173,10 +176,11 @@ async def under_attack(served: Served, attack: Callable[[], Awaitable[tuple[int,
     try:
         status, body = await attack()
     finally:
-        seconds = time.perf_counter() - started
+        ended = time.perf_counter()
         done.set()
         await probe
-    return Outcome(seconds, status, body, max(health), max(client), failures)
+    within = sum(1 for began, finished in reads if started < began and finished < ended)
+    return Outcome(ended - started, status, body, max(health), max(client), failures, within)
 
 
 def aliases(count: int, field: str) -> str:
@@ -297,4 +301,5 @@ async def test_many_reads_in_one_request_leave_the_pool_to_others(raised: Served
     outcome = await under_attack(raised, attack)
     assert outcome.status == 200 and "errors" not in outcome.body, str(outcome.body)[:2000]
     assert {order["orderId"] for order in outcome.body["data"].values()} == {raised.order_id}
-    assert outcome.client_failures == 0 and outcome.slowest_client < SERVED_WITHIN * 2, outcome
+    # Served meanwhile, not after: a read held up behind the attack's 2,000 would end after it.
+    assert outcome.client_failures == 0 and outcome.reads_within_the_attack >= 1, outcome

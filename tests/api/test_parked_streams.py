@@ -61,7 +61,7 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors") or []]
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:  # bounds a hang only
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await check():
@@ -72,9 +72,21 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
 async def create(server: RunningServer, headers: dict[str, str], customer: str) -> str:
     body = await graphql(server, headers, CREATE, {"input": order_input(customer)})
     order_id: str = body["data"]["createOrder"]["orderId"]
-    seen = await graphql(server, headers, ORDER, {"id": order_id, "v": 1, "w": 10_000})
-    assert seen["data"]["order"]["version"] == 1
+    assert (await projected(server, headers, order_id, 1))["version"] == 1
     return order_id
+
+
+async def projected(server: RunningServer, headers: dict[str, str], order_id: str, version: int) -> dict[str, Any]:
+    """The order's view once it has `version`: waits of 10 s (the most waitMs allows) until it has."""
+    views: list[dict[str, Any]] = []
+
+    async def reached() -> bool:
+        body = await graphql(server, headers, ORDER, {"id": order_id, "v": version, "w": 10_000})
+        views.append(body["data"]["order"])
+        return bool(views[-1] and views[-1]["version"] >= version)
+
+    await eventually(reached)
+    return views[-1]
 
 
 async def parked_rows(server: RunningServer) -> list[dict[str, Any]]:
@@ -121,7 +133,7 @@ async def test_a_poison_event_parks_one_order_while_the_others_go_on(server: Run
         assert kind == "next" and payload["data"]["orderProjected"]["version"] == version
         caught_up = await ws.subscribe(CAUGHT_UP, {"p": added["data"]["addOrderItem"]["position"]})
         assert (await caught_up.next_message())[0] == "next"
-    assert (await graphql(server, me, ORDER, {"id": good, "v": version, "w": 10_000}))["data"]["order"]["version"] == 2
+    assert (await projected(server, me, good, version))["version"] == 2
     statuses = {status["name"]: status for status in (await graphql(server, ADMIN, PROJECTIONS))["data"]["projections"]}
     assert {name: (status["state"], status["parkedStreams"]) for name, status in statuses.items()} == {
         "order_views": ("RUNNING", 1), "customer_summaries": ("RUNNING", 1),

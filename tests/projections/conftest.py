@@ -93,8 +93,9 @@ async def make_runner(
             await runner.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0, interval: float = 0.01) -> None:
-    """Wait until check() is true; fail after timeout seconds."""
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 60.0, interval: float = 0.01) -> None:
+    """Wait until check() is true; fail after timeout seconds (a bound on a hang, not a deadline:
+    under load, PostgreSQL shows a commit to read_log only once older transactions end)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await check():

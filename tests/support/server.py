@@ -20,6 +20,8 @@ from orderly.settings import Settings
 from tests.support.graphql_client import GraphQLHttp
 from tests.support.redis_server import free_port
 
+SHUTDOWN_BOUND = 120.0  # seconds; only bounds a hang (a graceful shutdown here takes well under one)
+
 
 @dataclass
 class RunningServer:
@@ -67,7 +69,21 @@ async def serving(app: Starlette) -> AsyncIterator[int]:
         yield port
     finally:
         server.should_exit = True
-        await task
+        await _shut_down(server, task)
+
+
+async def _shut_down(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    """Wait for uvicorn's graceful shutdown; one that never ends fails the test, saying what was
+    still open, instead of hanging the suite."""
+    done, _ = await asyncio.wait({task}, timeout=SHUTDOWN_BOUND)
+    if task in done:
+        task.result()
+        return
+    still_open = f"{len(server.server_state.connections)} connection(s), {len(server.server_state.tasks)} task(s)"
+    server.force_exit = True
+    task.cancel()
+    await asyncio.wait({task})
+    pytest.fail(f"uvicorn did not shut down within {SHUTDOWN_BOUND:.0f}s ({still_open} open; else the app's shutdown)")
 
 
 def server_settings(database_url: str, **changes: Any) -> Settings:
