@@ -108,6 +108,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0  # chunks received while the head was still incomplete
+        self._heads_completed = 0
         self._parsed_bytes = 0  # the request line and the headers httptools has handed over
         self._head_count = 0
         self._reading_head = True
@@ -154,11 +155,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return  # discarded unparsed
         if self._reading_head and self._timer is None:
             self._arm(self.limits.header_timeout, self._head_timed_out)
-        head_before = self._reading_head
+        head_before, heads_before = self._reading_head, self._heads_completed
         super().data_received(data)
-        # Headers still incomplete after this chunk: all of it belongs to the head (httptools
-        # buffers a header until its end, so the callbacks alone would see it too late).
-        if head_before and self._reading_head and not self._refused:
+        # Headers still incomplete after this chunk, and no head completed in it: all of it belongs
+        # to the head (httptools buffers a header until its end, so the callbacks alone would see it
+        # too late). A chunk that completed a message (its body included) is not counted: a
+        # pipelined head begun in it is counted by its parsed parts and from the next chunk on.
+        if head_before and self._reading_head and self._heads_completed == heads_before and not self._refused:
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.header_bytes:
                 self._refuse(431, HEADER_BYTES, self._bytes_message())
@@ -182,6 +185,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
+        self._heads_completed += 1
         self._disarm()
         super().on_headers_complete()
         if not (self.parser.should_upgrade() and self._should_upgrade()):
