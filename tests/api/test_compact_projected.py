@@ -157,12 +157,11 @@ async def test_a_timeout_a_failed_read_and_a_stop_end_both_the_same_way(
     assert _waiting() == []
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # the poison event is written the PostgreSQL way (test_parking.py)
 @pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
 async def test_a_parking_while_waiting_ends_both_with_projection_failed(
-    api: RunningServer, protocol: str, monkeypatch: pytest.MonkeyPatch, database_url: str
+    api: RunningServer, protocol: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the poison event is written the PostgreSQL way (tests/projections/test_parking.py)")
     (order_id,) = await _create(api, 1)
     query = "subscription($id: ID!) { orderProjected(orderId: $id, minVersion: 3, timeoutMs: 20000) { version } }"
     async with websocket(api.url, protocol) as compact, websocket(api.url, protocol) as plain:
