@@ -4,16 +4,13 @@ the server in one read (a loaded server reads late) is served, not refused as 43
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from orderly.http_protocol import LimitedHttpToolsProtocol
 from orderly.limit_settings import TransportLimits
+from tests.support.loopback_uvicorn import serving
 from tests.support.raw_http import read_response, request_head
-from tests.support.redis_server import free_port
 
 LIMITS = TransportLimits(header_bytes=4 * 1024)
 
@@ -46,20 +43,6 @@ async def _echo_length(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@contextlib.asynccontextmanager
-async def _serve(protocol: type[LimitedHttpToolsProtocol]) -> AsyncIterator[int]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_echo_length, host="127.0.0.1", port=port, log_level="warning", http=protocol))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
-
-
 def _request(body: bytes) -> bytes:
     return request_head("POST", "/", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]) + body
 
@@ -67,7 +50,7 @@ def _request(body: bytes) -> bytes:
 async def test_a_small_head_with_a_large_body_in_one_read_is_served() -> None:
     request = _request(b"x" * (70 * 1024))
     assert len(request) - 70 * 1024 < LIMITS.header_bytes < len(request)
-    async with _serve(_whole_requests_protocol(len(request))) as port:
+    async with serving(_echo_length, _whole_requests_protocol(len(request))) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for _ in range(2):  # the second on the same connection: its head starts after a completed message
@@ -80,7 +63,7 @@ async def test_a_small_head_with_a_large_body_in_one_read_is_served() -> None:
 
 async def test_a_head_over_the_limit_is_still_refused_when_it_comes_in_one_read() -> None:
     request = request_head("POST", "/", [("X-Padding", "p" * (LIMITS.header_bytes + 10)), ("Content-Length", "2")]) + b"{}"
-    async with _serve(_whole_requests_protocol(len(request))) as port:
+    async with serving(_echo_length, _whole_requests_protocol(len(request))) as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             writer.write(request)

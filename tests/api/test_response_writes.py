@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from orderly.http_protocol import LimitedHttpToolsProtocol
 from orderly.limit_settings import TransportLimits
+from tests.support.loopback_uvicorn import serving
 from tests.support.raw_http import read_response, request_head
-from tests.support.redis_server import free_port
 
 DEADLOCK = 10.0  # seconds: only a head held back for good reaches it
 
@@ -63,19 +61,8 @@ class _App:
         await send({"type": "http.response.body", "body": body})
 
 
-@contextlib.asynccontextmanager
-async def _serve(app: Any, writes: list[bytes]) -> AsyncIterator[int]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=_recording_protocol(writes))
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+def _serve(app: Any, writes: list[bytes]) -> contextlib.AbstractAsyncContextManager[int]:
+    return serving(app, _recording_protocol(writes))
 
 
 async def test_a_response_goes_out_in_one_write_with_its_head_first() -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,8 +21,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from orderly.http_protocol import LimitedHttpToolsProtocol
 from orderly.limit_settings import TransportLimits
 from tests.support.hostile import ANSWER_WITHIN, port_of, while_served
+from tests.support.loopback_uvicorn import serving
 from tests.support.raw_http import RawResponse, exchange, held_until_closed, read_response, request_head
-from tests.support.redis_server import free_port
 from tests.support.server import RunningServer
 
 MB = 1024 * 1024
@@ -163,19 +162,8 @@ async def _echo(request: Request) -> JSONResponse:
                          "headers": headers, "body": body.decode()})
 
 
-@contextlib.asynccontextmanager
-async def _serve(protocol: type[asyncio.Protocol]) -> AsyncIterator[int]:
-    app = Starlette(routes=[Route("/{path:path}", _echo, methods=["GET", "POST", "PUT"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=protocol))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        await task
+def _serve(protocol: type[asyncio.Protocol]) -> contextlib.AbstractAsyncContextManager[int]:
+    return serving(Starlette(routes=[Route("/{path:path}", _echo, methods=["GET", "POST", "PUT"])]), protocol)
 
 
 async def _two_chunks() -> AsyncIterator[bytes]:
