@@ -21,7 +21,7 @@ generated rows and selections.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, overload
 
@@ -202,31 +202,27 @@ class _RowCompiler:
         return self.add(lines)
 
     def line_function(self, item_type: GraphQLObjectType, details: Any) -> str:
-        body = []
-        for response_name, field, field_details in self.selection(item_type, details):
-            key = f"result[{response_name!r}]"
-            if field is None:
-                body.append(f"    {key} = {item_type.name!r}")
-                continue
-            attribute = _plain_attribute(field)
-            if attribute not in _ITEM_VALUES:
-                raise _NotRowCompilable
-            body.extend(self.leaf(field, field_details, attribute, key, "    "))
-        return self.add([f"def NAME({', '.join(_ITEM_VALUES)}):", "    result = {}", *body, "    return result"])
+        return self.leaves_function(item_type, details, _ITEM_VALUES, "{}", ", ".join(_ITEM_VALUES))
 
     def address_function(self, address_type: GraphQLObjectType, details: Any) -> str:
+        return self.leaves_function(address_type, details, _ADDRESS_FIELDS, "address[{!r}]", "address")
+
+    def leaves_function(
+        self, object_type: GraphQLObjectType, details: Any, attributes: Collection[str], value_of: str, parameters: str
+    ) -> str:
+        """A function of `parameters` rendering a selection of leaf fields among `attributes`, each read by `value_of`."""
         body = []
-        for response_name, field, field_details in self.selection(address_type, details):
+        for response_name, field, field_details in self.selection(object_type, details):
             key = f"result[{response_name!r}]"
             if field is None:
-                body.append(f"    {key} = {address_type.name!r}")
+                body.append(f"    {key} = {object_type.name!r}")
                 continue
             attribute = _plain_attribute(field)
-            if attribute not in _ADDRESS_FIELDS:
+            if attribute not in attributes:
                 raise _NotRowCompilable
-            body.append(f"    value = address[{attribute!r}]")
+            body.append(f"    value = {value_of.format(attribute)}")
             body.extend(self.leaf(field, field_details, "value", key, "    "))
-        return self.add(["def NAME(address):", "    result = {}", *body, "    return result"])
+        return self.add([f"def NAME({parameters}):", "    result = {}", *body, "    return result"])
 
 
 def _object_of(output: Any, *, listed: bool) -> GraphQLObjectType:
