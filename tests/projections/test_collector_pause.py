@@ -75,6 +75,41 @@ def test_holders_that_keep_overlapping_collect_young_cycles_after_max_pause(monk
     assert gc.isenabled()
 
 
+def test_a_slow_young_collection_spaces_out_the_next_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(collector_pause, "monotonic", lambda: now[0])
+    collected: list[float] = []
+
+    def collect(generation: int = 2) -> int:
+        collected.append(now[0])
+        now[0] += 0.1  # this collection takes 100 ms: the next waits 50 x as long
+        return 0
+
+    monkeypatch.setattr(gc, "collect", collect)
+    outer = collector_paused()
+    outer.__enter__()
+
+    def overlap(after: float) -> None:
+        now[0] += after
+        with collector_paused():
+            pass
+
+    overlap(1.5)  # past MAX_PAUSE: collects
+    assert len(collected) == 1
+    overlap(1.5)
+    overlap(3.0)  # 4.5 s after a 100 ms collection: not yet
+    assert len(collected) == 1
+    overlap(0.6)  # 5.1 s after it
+    assert len(collected) == 2
+    outer.__exit__(None, None, None)
+    assert gc.isenabled()
+    outer = collector_paused()  # a new pause starts from MAX_PAUSE again
+    outer.__enter__()
+    overlap(1.5)
+    assert len(collected) == 3
+    outer.__exit__(None, None, None)
+
+
 async def test_a_runner_plans_its_batches_with_the_collector_paused_and_leaves_it_on(
     commands: CommandBus, store: SqlEventStore, make_runner: RunnerFactory
 ) -> None:
