@@ -15,12 +15,13 @@ catching up side by side) could keep it paused for the whole catch-up, so a hold
 after MAX_PAUSE collects the young generation (what was made since the pause began) and starts
 the pause clock again. A collector someone else disabled is left disabled.
 
-That young collection walks every object the batches in flight hold (with two runners catching up
-in batches of 50,000 events, about 130 ms each), so once a second it took about a quarter of a
-catch-up's CPU (200,000 events: 1.4 s of 5.7). The wait before the next one is therefore the longer
-of MAX_PAUSE and COLLECT_SHARE_INVERSE times the last one's duration: the collector spends at most
-about 1/COLLECT_SHARE_INVERSE of the time while runners overlap, and cyclic garbage waits at most
-that long (a few seconds; the batches themselves were never cyclic).
+That young collection walks every live object the batches in flight hold (with two runners catching
+up in batches of 50,000 events, 100 ms or more of CPU each), so once a second it cost 3.0-3.1 s of a
+1M-event catch-up's ~28 s of CPU (23-24 collections). The wait before the next one is therefore the
+longer of MAX_PAUSE and COLLECT_SHARE_INVERSE times the last one's duration: the collector spends at
+most about 1/COLLECT_SHARE_INVERSE of an overlap (the same catch-up: 7 collections, 1.4 s), and
+cyclic garbage waits correspondingly longer (a 130 ms collection puts the next 6.5 s later; the
+batches themselves were never cyclic).
 """
 
 from __future__ import annotations
