@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -19,11 +20,13 @@ from prometheus_client import REGISTRY
 from orderly.metrics_settings import MetricsSettings
 from resolvers.compiled_subscriptions import CompiledSubscriptions
 from resolvers.graphql_schema import OrderlySchema
+from tests.api.authorization_support import auth_settings, authed_websocket, bearer
 from tests.api.operations import ADD_ITEM
+from tests.api.test_authorization_transport import Caller, created, own_order
 from tests.api.test_compact_projected import projected_document
 from tests.api.test_compact_subscriptions import _create, _nothing_left
 from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, WsSubscription, websocket
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, running_server
 
 TERMINAL = {"complete", "error"}
 
@@ -179,3 +182,33 @@ async def test_metrics_move_the_same_way_on_both_roads(server_factory: Any, monk
             }
         )
         assert await _nothing_left(api) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_roles_and_customers_hold_on_the_compiled_road(
+    database_url: str, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_server(auth_settings(database_url)) as secured:
+        alice_headers = bearer(f"alice-{uuid.uuid4().hex[:6]}", "customer")
+        order_id = await created(Caller(secured, alice_headers), own_order())
+        query = "subscription P($id: ID!, $t: Int) { orderProjected(orderId: $id, minVersion: 1, timeoutMs: $t) { orderId } }"
+        callers = {
+            "alice": alice_headers,  # her own order: the order
+            "bob": bearer(f"bob-{uuid.uuid4().hex[:6]}", "customer"),  # another customer's: as if it were missing
+            "nobody": bearer("nobody"),  # no role: FORBIDDEN
+        }
+        seen = {}
+        for name, headers in callers.items():
+            async with (
+                authed_websocket(secured.url, protocol, headers) as compiled,
+                authed_websocket(secured.url, protocol, headers) as plain,
+            ):
+                variables = {"id": order_id, "t": 300}
+                await _warmed(plain, query, variables, monkeypatch)
+                on, off = await _both(monkeypatch, compiled, plain, query, variables)
+                seen[name] = await _messages(on)
+                assert seen[name] == await _messages(off), name
+        assert order_id in seen["alice"][0]
+        assert "CONSISTENCY_TIMEOUT" in seen["bob"][0] and order_id in seen["bob"][0]  # the id it was asked, no data
+        assert '"data": null' in seen["bob"][0] or '"data"' not in seen["bob"][0]
+        assert "FORBIDDEN" in seen["nobody"][0]
