@@ -39,7 +39,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing, nullcontext
-from typing import Any
+from typing import Any, cast
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, subscribe
@@ -130,9 +130,10 @@ class CompiledSubscriptions:
                     self._process(label, source.errors)
                     yield PreExecutionError(data=None, errors=source.errors)
                     return
+                events = cast(AsyncGenerator[GraphQLExecutionResult, None], source)  # graphql-core's mapped stream
                 try:
-                    async with aclosing(source):
-                        async for result in source:
+                    async with aclosing(events):
+                        async for result in events:
                             yield self._result(label, result.data, result.errors)
                 except Exception as error:  # noqa: BLE001 - graphql-core does not handle it: strawberry's road sends it
                     yield self._result(label, None, [_coerced(error)])

@@ -46,7 +46,7 @@ class OrderlySchema(strawberry.Schema):
     compiled_subscriptions: CompiledSubscriptions | None = None
     compile_subscriptions = True  # tests turn it off to compare the two roads
 
-    async def subscribe(  # type: ignore[override]  # noqa: PLR0913, PLR0917 - strawberry's signature
+    async def subscribe(  # noqa: PLR0913, PLR0917 - strawberry's signature
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,
@@ -61,7 +61,7 @@ class OrderlySchema(strawberry.Schema):
             return compiled
         return await super().subscribe(query, variable_values, context_value, root_value, operation_name, operation_extensions)
 
-    async def stream(  # type: ignore[override]  # noqa: PLR0913, PLR0917 - strawberry's signature
+    async def stream(  # noqa: PLR0913, PLR0917 - strawberry's signature
         self,
         query: str | None,
         variable_values: dict[str, Any] | None = None,
