@@ -18,10 +18,12 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers.argument_names import RememberedArgumentNames
 from resolvers.compiled_objects import CompiledExecutionContext
 from resolvers.compiled_operations import CompiledOperations, OperationChecks
+from resolvers.compiled_subscriptions import CompiledSubscriptions
 from resolvers.document_cache import DocumentCache
 from resolvers.document_limits import ALIASES, DEPTH, DocumentLimits
 from resolvers.document_parsing import GuardedParserCache
@@ -41,6 +43,59 @@ class OrderlySchema(strawberry.Schema):
     """Gives every error its contract code before any transport formats it; runs compiled operations."""
 
     compiled_operations: CompiledOperations | None = None
+    compiled_subscriptions: CompiledSubscriptions | None = None
+    compile_subscriptions = True  # tests turn it off to compare the two roads
+
+    async def subscribe(  # noqa: PLR0913, PLR0917 - strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> Any:
+        """An orderProjected on the compiled road (resolvers/compiled_subscriptions.py), else strawberry's."""
+        compiled = self._compiled_stream(query, variable_values, context_value, root_value, operation_name, operation_extensions)
+        if compiled is not None:
+            return compiled
+        return await super().subscribe(query, variable_values, context_value, root_value, operation_name, operation_extensions)
+
+    async def stream(  # noqa: PLR0913, PLR0917 - strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Any = None,
+    ) -> Any:
+        """As subscribe, for graphql-transport-ws (which streams any operation type)."""
+        allowed = allowed_operation_types is None or OperationType.SUBSCRIPTION in allowed_operation_types
+        compiled = (
+            self._compiled_stream(query, variable_values, context_value, root_value, operation_name, operation_extensions)
+            if allowed
+            else None
+        )
+        if compiled is not None:
+            return compiled
+        return await super().stream(
+            query, variable_values, context_value, root_value, operation_name, operation_extensions, allowed_operation_types
+        )
+
+    def _compiled_stream(  # noqa: PLR0913, PLR0917
+        self,
+        query: str | None,
+        variables: Any,
+        context: Any,
+        root_value: Any,
+        operation_name: str | None,
+        operation_extensions: dict[str, Any] | None,
+    ) -> Any:
+        if self.compiled_subscriptions is None or not self.compile_subscriptions or operation_extensions:
+            return None
+        return self.compiled_subscriptions.stream(query, variables, context, root_value, operation_name)
 
     async def execute_compiled(
         self,
@@ -106,6 +161,7 @@ def build_schema(
             log_scope=log_scope,
         )
         schema.compiled_operations = CompiledOperations(schema._schema, cache, checks, CompiledExecutionContext)  # noqa: SLF001
+        schema.compiled_subscriptions = CompiledSubscriptions(schema, schema.compiled_operations)
     return schema
 
 

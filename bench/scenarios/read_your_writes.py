@@ -27,6 +27,7 @@ from typing import Any
 
 from bench import dataset, operations, servers
 from bench.context import BenchContext
+from bench.procstat import cpu_seconds
 from bench.rawhttp import HttpPool
 from bench.report import Figure, Series, Target
 from bench.wsclient import GraphQLSocket
@@ -77,6 +78,7 @@ class RunOutcome:
     failed_commands: list[str] = field(default_factory=list)
     missing: int = 0  # accepted commands whose notification never came (nor an error)
     sockets: int = 0
+    cpu_ms_per_command: dict[str, float] = field(default_factory=dict)  # each bench process's CPU over the run
 
     @property
     def late(self) -> int:
@@ -100,6 +102,7 @@ class RunOutcome:
             "errors": len(self.errors), "missing": self.missing, "failed_commands": len(self.failed_commands),
             "negative": self.negative, "error_examples": self.errors[:3],
             "failed_examples": self.failed_commands[:3],
+            "cpu_ms_per_command": self.cpu_ms_per_command,
         }
 
 
@@ -133,6 +136,9 @@ async def one_run(ctx: BenchContext, a_urls: list[str], b_url: str, commands: in
         settle(operation_id)
 
     sockets = [GraphQLSocket(b_url, on_message) for _ in range(outcome.sockets)]
+    # CPU of every process the bench runs (API B above all: its subscriptions), from the first command to the last notice.
+    services = {service.name: service.pid for service in ctx.cluster.services if service.process.poll() is None}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in services.items()}
     try:
         for socket in sockets:
             await socket.open()
@@ -175,6 +181,9 @@ async def one_run(ctx: BenchContext, a_urls: list[str], b_url: str, commands: in
         except TimeoutError:
             pass
     finally:
+        outcome.cpu_ms_per_command = {
+            name: round((cpu_seconds(pid) - cpu_before[name]) * 1000 / commands, 3) for name, pid in services.items()
+        }
         for socket in sockets:
             await socket.close()
     if len(outcome.failed_commands) == commands:
@@ -200,6 +209,7 @@ async def _measure(ctx: BenchContext, a_urls: list[str], b_url: str, rate: float
             f"{len(a_urls)} writing API(s), {s['sockets']} sockets: p50 {s['p50_ms']:.2f} ms, p99 {s['p99_ms']:.2f} ms, "
             f"max {s['max_ms']:.1f} ms, {s['late']} over {LATE_MS:g} ms, {s['refused']} refused, {s['errors']} errors, "
             f"{s['missing']} missing, {s['failed_commands']} failed commands, {s['negative']} negative"
+            + f"; CPU ms per command {s['cpu_ms_per_command']}"
             + (f"; e.g. {s['error_examples'][:1]}" if s["errors"] else "")
         )
     return runs
