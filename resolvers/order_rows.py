@@ -205,9 +205,10 @@ class _RowCompiler:
     def line_lines(self, item_type: GraphQLObjectType, details: Any, index: int) -> list[str]:
         """The loop body's lines appending one line's rendering to `lines<index>`, inline.
 
-        A page holds some two hundred lines: a function call per line and a dict filled key by key
-        were a third of a line's cost (callgrind), so each value is completed into a local and
-        the line's dict is made in one display, its keys in the selection's order.
+        A page holds some two hundred lines, so each value is completed into a local and the line's
+        dict is made in one display, its keys in the selection's order, with no function call per
+        line: about 8,260 → 7,520 instructions a line (callgrind; the Decimal parse, product and two
+        str() that from_row's semantics need are about 4,630 of them).
         """
         body, keys = [], []
         for response_name, field, field_details in self.selection(item_type, details):
