@@ -1,6 +1,6 @@
 """Keeps the order search index's pending list short, off the projector's commit path.
 
-The pg_trgm GIN index on order_views uses GIN's fast update: new entries go to a pending
+The search GIN index on order_views (trigrams and status) uses GIN's fast update: new entries go to a pending
 list, and the insert that fills the list (4 MB) merges it into the index, so that one
 projector commit took 40-80 ms instead of a few, every few seconds under write load.
 Cleaning the list from another connection every second keeps it far from full, so the
@@ -20,10 +20,10 @@ import logging
 from eventstore.database import Database
 from eventstore.tasks import BackgroundTask
 from projections.generations import object_name
+from projections.order_views.tables import SEARCH_INDEX
 
 log = logging.getLogger(__name__)
 
-SEARCH_INDEX = "ix_order_views_search_trgm"
 LIVE_GENERATION = "SELECT COALESCE((SELECT generation FROM projection_checkpoints WHERE name = 'order_views'), 1)"
 
 
@@ -55,7 +55,7 @@ class PendingListCleaner:
             await asyncio.sleep(self._interval)
             try:
                 pool = await self._database.raw_pool()
-                index = object_name(SEARCH_INDEX, await pool.fetchval(LIVE_GENERATION))
+                index = object_name(str(SEARCH_INDEX.name), await pool.fetchval(LIVE_GENERATION))
                 await pool.execute("SELECT gin_clean_pending_list($1::text::regclass)", index)
                 self.cleanups += 1
                 failing = False

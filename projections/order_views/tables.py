@@ -42,13 +42,18 @@ Index("ix_order_views_status", order_views.c.status)
 Index("ix_order_views_created_at", order_views.c.created_at)
 Index("ix_order_views_total_minor", order_views.c.total_minor)
 Index("ix_order_views_item_count", order_views.c.item_count)
-# Trigram index so `search_text LIKE '%term%'` is an index scan on PostgreSQL (pg_trgm).
-Index(
-    "ix_order_views_search_trgm",
+# The search index on PostgreSQL: `search_text LIKE '%term%'` through trigrams (pg_trgm), and the
+# status too (btree_gin), so a search filtered by status rechecks only rows of that status (about
+# a third of the heap visits; migration 0007 measured it). A multicolumn GIN index serves any
+# subset of its columns equally, so a search without a status filter uses it as before.
+SEARCH_INDEX = Index(
+    "ix_order_views_status_search",
+    order_views.c.status,
     order_views.c.search_text,
     postgresql_using="gin",
     postgresql_ops={"search_text": "gin_trgm_ops"},
-).ddl_if(dialect="postgresql")
+)
+SEARCH_INDEX.ddl_if(dialect="postgresql")
 
 # An order's row as the projector folds it and the API shows it: all but the sort and search helpers.
 ORDER_ROW = KeyedSelect.of(order_views, "order_id", without=("total_minor", "search_text"))

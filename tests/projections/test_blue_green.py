@@ -74,8 +74,8 @@ def test_a_generation_names_its_tables_and_indexes() -> None:
     g1, g2 = physical_table(order_views, 1), physical_table(order_views, 2)
     assert (g1.name, g2.name) == ("order_views__g1", "order_views__g2")
     assert g1.primary_key.name == "pk_order_views" and g2.primary_key.name == "pk_order_views__g2"
-    assert "ix_order_views_search_trgm" in {index.name for index in g1.indexes}
-    assert "ix_order_views_search_trgm__g2" in {index.name for index in g2.indexes}
+    assert "ix_order_views_status_search" in {index.name for index in g1.indexes}
+    assert "ix_order_views_status_search__g2" in {index.name for index in g2.indexes}
     assert [column.name for column in g2.columns] == [column.name for column in order_views.columns]
     assert set(generation_tables(PROJECTIONS["customer_summaries"], 3)) == set(PROJECTIONS["customer_summaries"].tables)
 
@@ -377,9 +377,9 @@ async def test_the_shadow_fills_with_its_primary_keys_only_and_goes_live_with_ev
     await _orders(commands, 5)
     await _caught_up(make_runner("order_views"), store)
     postgres = read_models.database.is_postgres
-    expected = _secondary_indexes(2) - (set() if postgres else {"ix_order_views_search_trgm__g2"})
+    expected = _secondary_indexes(2) - (set() if postgres else {"ix_order_views_status_search__g2"})
     assert expected and await _indexes(read_models, "order_views__g1") == _secondary_indexes(1) - (
-        set() if postgres else {"ix_order_views_search_trgm"}
+        set() if postgres else {"ix_order_views_status_search"}
     )
     rebuild = _rebuild(read_models, store, bus)
     await rebuild.prepare(await _live(read_models))

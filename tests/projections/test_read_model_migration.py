@@ -11,10 +11,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection
 
-from eventstore.database import Database
+from eventstore.database import Database, create_database
 from orderly.migrate import alembic_config
 from projections.checkpoints import projection_checkpoints
-from projections.generations import physical_table, point_views
+from projections.generations import create_generation, physical_table, point_views
 from projections.registry import PROJECTIONS
 from projections.tables import metadata
 
@@ -46,7 +46,7 @@ def _is_read_model(diff: Any, dialect: str) -> bool:
     operation = diff[0] if isinstance(diff, tuple) else diff[0][0]
     subject = diff[1] if isinstance(diff, tuple) else diff[0][3]
     if operation == "add_index" and dialect != "postgresql":
-        return bool(subject.name != "ix_order_views_search_trgm")  # declared PostgreSQL-only (ddl_if)
+        return bool(subject.name != "ix_order_views_status_search")  # declared PostgreSQL-only (ddl_if)
     return True
 
 
@@ -68,9 +68,9 @@ async def test_search_has_a_trigram_index_on_postgres(database: Database) -> Non
         } <= indexes
         if database.is_postgres:
             definition = await conn.scalar(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_views_search_trgm'")
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_views_status_search'")
             )
-            assert definition is not None and "gin_trgm_ops" in definition
+            assert definition is not None and "gin (status, search_text gin_trgm_ops)" in definition
 
 
 async def test_each_logical_name_is_a_view_with_the_declared_columns(database: Database) -> None:
@@ -113,3 +113,42 @@ async def test_views_keep_their_key_comment_on_postgres_when_replaced(database: 
     async with database.engine.connect() as conn:
         comment = await conn.scalar(text("SELECT obj_description('order_views'::regclass, 'pg_class')"))
     assert comment == "@primaryKey order_id"
+
+
+async def test_0007_replaces_the_search_index_of_every_generation_that_has_it(postgres_url: str) -> None:
+    db = create_database(postgres_url)
+    try:
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(lambda sync: _alembic(sync, "downgrade", "0006"))
+            await create_generation(conn, PROJECTIONS["order_views"], 2, indexes=False)  # a shadow: no indexes yet
+            await create_generation(conn, PROJECTIONS["customer_summaries"], 2, indexes=False)
+        assert await _search_indexes(db) == {"ix_order_views_search_trgm": "order_views__g1"}
+        async with db.write_engine.begin() as conn:
+            await conn.execute(
+                text("CREATE INDEX ix_order_views_search_trgm__g2 ON order_views__g2 USING gin (search_text gin_trgm_ops)")
+            )
+            await conn.run_sync(lambda sync: _alembic(sync, "upgrade", "0007"))
+        assert await _search_indexes(db) == {
+            "ix_order_views_status_search": "order_views__g1",
+            "ix_order_views_status_search__g2": "order_views__g2",
+        }
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(lambda sync: _alembic(sync, "downgrade", "0006"))
+        assert await _search_indexes(db) == {
+            "ix_order_views_search_trgm": "order_views__g1",
+            "ix_order_views_search_trgm__g2": "order_views__g2",
+        }
+    finally:
+        await db.dispose()
+
+
+async def _search_indexes(database: Database) -> dict[str, str]:
+    """Each GIN index on an order_views generation, with its table."""
+    async with database.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT indexname, tablename FROM pg_indexes"
+                " WHERE tablename LIKE 'order_views__g%' AND indexdef LIKE '%USING gin%'"
+            )
+        )
+        return {row.indexname: row.tablename for row in rows}
