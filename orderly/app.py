@@ -26,6 +26,7 @@ from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
 from resolvers.graphql_schema import build_schema
 from resolvers.operation_metrics import OperationNames
+from schema.order_batches import batched_order_reads
 from schema.read_gate import gated_services
 
 
@@ -55,7 +56,7 @@ def create_app(
             metrics=OperationNames(settings.metrics.operation_names) if settings.metrics.collecting else None,
             log_scope=operation_scope_wanted(settings),
         ),
-        gated_services(container.services),
+        gated_services(batched_order_reads(container.services)),
         authenticator=authenticator,
         persisted_queries=build_persisted_queries(settings.persisted_queries, container.database),
         allowed_origins=settings.cors_origins,
