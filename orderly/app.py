@@ -24,6 +24,7 @@ from orderly.persisted_queries import build_persisted_queries
 from orderly.request_ids import RequestIds
 from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
+from orderly.young_generation import roomy_young_generation
 from resolvers.graphql_schema import build_schema
 from resolvers.operation_metrics import OperationNames
 from schema.order_batches import batched_order_reads
@@ -82,6 +83,7 @@ def create_app(
         try:
             await exporter.start()
             async with AsyncExitStack() as tuning:
+                tuning.enter_context(roomy_young_generation())
                 if after_start is not None:
                     await tuning.enter_async_context(after_start())
                 yield
