@@ -100,11 +100,9 @@ class DirectRead:
         is_awaitable: Any,
     ) -> tuple[dict[str, Any] | None, list[GraphQLError] | None]:
         """(data, errors) as graphql-core's execute gives them; raises NotDirect when it cannot."""
-        coerced = self._given_strings(variables)
-        if coerced is None:
-            coerced = get_variable_values(
-                schema, self.operation.variable_definitions or (), variables or {}, max_errors=MAX_COERCION_ERRORS
-            )
+        coerced = self._given_strings(variables) or get_variable_values(
+            schema, self.operation.variable_definitions or (), variables or {}, max_errors=MAX_COERCION_ERRORS
+        )
         if isinstance(coerced, list):
             raise NotDirect  # the compiled road reports the variables' errors
         path = Path(None, self.response_key, self.root.name)
