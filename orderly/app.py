@@ -24,8 +24,10 @@ from orderly.persisted_queries import build_persisted_queries
 from orderly.request_ids import RequestIds
 from orderly.settings import Settings
 from orderly.transport_guards import TransportGuards
+from orderly.young_generation import roomy_young_generation
 from resolvers.graphql_schema import build_schema
 from resolvers.operation_metrics import OperationNames
+from schema.order_batches import batched_order_reads
 from schema.read_gate import gated_services
 
 
@@ -55,7 +57,7 @@ def create_app(
             metrics=OperationNames(settings.metrics.operation_names) if settings.metrics.collecting else None,
             log_scope=operation_scope_wanted(settings),
         ),
-        gated_services(container.services),
+        gated_services(batched_order_reads(container.services)),
         authenticator=authenticator,
         persisted_queries=build_persisted_queries(settings.persisted_queries, container.database),
         allowed_origins=settings.cors_origins,
@@ -81,6 +83,7 @@ def create_app(
         try:
             await exporter.start()
             async with AsyncExitStack() as tuning:
+                tuning.enter_context(roomy_young_generation())
                 if after_start is not None:
                     await tuning.enter_async_context(after_start())
                 yield

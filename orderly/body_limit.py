@@ -62,11 +62,15 @@ class BodyLimitMiddleware:
             nonlocal received, complete
             if complete:  # only a disconnect can follow: no deadline for an app awaiting it
                 return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise _BodyRefusedError(408, BODY_TIMEOUT, f"The request body must arrive within {self.timeout:g} s") from None
+            if _arrived(receive):
+                message = await receive()  # returns at once: nothing to time
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    text = f"The request body must arrive within {self.timeout:g} s"
+                    raise _BodyRefusedError(408, BODY_TIMEOUT, text) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
@@ -82,6 +86,17 @@ class BodyLimitMiddleware:
     @staticmethod
     async def _refuse(send: Send, refusal: _BodyRefusedError) -> None:
         await send_limit_response(send, refusal.status, refusal.limit, refusal.message, close=True)
+
+
+def _arrived(receive: Receive) -> bool:
+    """Whether uvicorn's `receive` holds its next message already, so it returns without waiting.
+
+    An order read's whole body arrives with its head: opening a deadline (a timer, the current
+    task looked up) around a receive that cannot wait cost about 1.5 % of the read. uvicorn's
+    request cycle (the receive's owner, pinned <0.55) sets `message_event` when body bytes or the
+    body's end have arrived; any other receive is timed."""
+    event = getattr(getattr(receive, "__self__", None), "message_event", None)
+    return isinstance(event, asyncio.Event) and event.is_set()
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -37,6 +37,7 @@ protocol over the same requests and compares the ordinary answers.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -116,7 +117,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._in_message = False
         self.lingering = False
         self._raw: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # due at _timer_at, never after the deadline
+        self._timer_at = 0.0
+        self._deadline: float | None = None  # when _on_deadline runs, unless disarmed before
+        self._on_deadline: Callable[[], None] | None = None
 
     @classmethod
     def with_limits(cls, limits: TransportLimits) -> type[LimitedHttpToolsProtocol]:
@@ -142,7 +146,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop_timer()
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
@@ -153,7 +157,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused or self.lingering:
             return  # discarded unparsed
-        if self._reading_head and self._timer is None:
+        if self._reading_head and self._deadline is None:
             self._arm(self.limits.header_timeout, self._head_timed_out)
         head_before, heads_before = self._reading_head, self._heads_completed
         super().data_received(data)
@@ -198,7 +202,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
-        self._disarm()
+        self._stop_timer()
         self._in_message = False
         if self._raw is not None:
             self.transport = self._raw  # the WebSocket protocol takes the plain transport
@@ -219,12 +223,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         return f"The request's headers may take at most {self.limits.header_bytes} bytes"
 
     def _head_timed_out(self) -> None:
-        self._timer = None
         if self._reading_head and not self._refused:
             self._refuse(408, HEADER_TIMEOUT, f"The request's headers must arrive within {self.limits.header_timeout:g} s")
 
     def _body_timed_out(self) -> None:
-        self._timer = None
         if self._raw is not None:
             self._raw.close()
 
@@ -247,11 +249,39 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             raw.write_eof()  # after the answer: FIN, and no reset while the client still sends
         raw.resume_reading()
 
-    def _arm(self, delay: float, callback: Any) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(delay, callback)
+    # One deadline at a time (the head's, the body's, the linger's), kept by a lazy timer: arming
+    # and disarming only set the deadline, and the timer is moved only when a deadline comes before
+    # it. A timer that finds its deadline later (a newer request's) waits again for the rest; one
+    # that finds none stops. On a kept-alive connection that is one timer per timeout period instead
+    # of two call_later and two cancels per request (about 5 % of an order read's samples).
+    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+        deadline = self.loop.time() + delay
+        self._deadline, self._on_deadline = deadline, callback
+        if self._timer is None or self._timer_at > deadline:
+            self._schedule(deadline)
 
     def _disarm(self) -> None:
+        self._deadline = self._on_deadline = None
+
+    def _stop_timer(self) -> None:
+        self._disarm()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _schedule(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._deadline_reached)
+
+    def _deadline_reached(self) -> None:
+        self._timer = None
+        deadline, callback = self._deadline, self._on_deadline
+        if deadline is None or callback is None:
+            return
+        if self.loop.time() < deadline:
+            self._schedule(deadline)
+            return
+        self._disarm()
+        callback()

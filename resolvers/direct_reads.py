@@ -37,14 +37,19 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLString,
+    NamedTypeNode,
+    NonNullTypeNode,
     OperationDefinitionNode,
     located_error,
 )
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
+from graphql.execution.values import VariableValues, VariableValueSource, get_argument_values, get_variable_values
 from graphql.pyutils import Path
 from graphql.type.definition import GraphQLResolveInfoHelpers
 
@@ -83,6 +88,8 @@ class DirectRead:
     non_null: bool
     response_key: str
     renderer_key: tuple[Any, ...]  # the compiled road's key of the renderer for the field's selection
+    # When every variable is an ID or a String without a default: their signatures (see _given_strings).
+    string_variables: tuple[GraphQLVariableSignature, ...] | None = None
 
     async def run(
         self,
@@ -93,7 +100,7 @@ class DirectRead:
         is_awaitable: Any,
     ) -> tuple[dict[str, Any] | None, list[GraphQLError] | None]:
         """(data, errors) as graphql-core's execute gives them; raises NotDirect when it cannot."""
-        coerced = get_variable_values(
+        coerced = self._given_strings(variables) or get_variable_values(
             schema, self.operation.variable_definitions or (), variables or {}, max_errors=MAX_COERCION_ERRORS
         )
         if isinstance(coerced, list):
@@ -133,6 +140,41 @@ class DirectRead:
             raise NotDirect from None
         return {self.response_key: rendered}, None
 
+    def _given_strings(self, variables: dict[str, Any] | None) -> VariableValues | None:
+        # graphql-core coerces a str given for an ID or a String to that same str (coerce_id,
+        # coerce_string), records it with the variable's signature and keeps only the defined
+        # variables: for `$id: ID!` with a str, that is the whole of get_variable_values, whose
+        # signatures are made once here. Anything else (a missing or null value, an int for an
+        # ID, a str subclass) takes get_variable_values. tests/compiled/test_direct_variables.py
+        # holds the two equal.
+        signatures = self.string_variables
+        if signatures is None or variables is None:
+            return None
+        sources, coerced = {}, {}
+        for signature in signatures:
+            value = variables.get(signature.name)
+            if type(value) is not str:
+                return None
+            sources[signature.name] = VariableValueSource(signature, value)
+            coerced[signature.name] = value
+        return VariableValues(sources, coerced)
+
+
+def string_variables(schema: GraphQLSchema, operation: OperationDefinitionNode) -> tuple[GraphQLVariableSignature, ...] | None:
+    """The signatures of the variables when each is an ID or a String (nullable or not) without a default, else None."""
+    signatures = []
+    for definition in operation.variable_definitions or ():
+        type_node = definition.type.type if isinstance(definition.type, NonNullTypeNode) else definition.type
+        if definition.default_value is not None or not isinstance(type_node, NamedTypeNode):
+            return None
+        if schema.get_type(type_node.name.value) not in (GraphQLID, GraphQLString):
+            return None
+        signature = get_variable_signature(schema, definition)
+        if not isinstance(signature, GraphQLVariableSignature):
+            return None
+        signatures.append(signature)
+    return tuple(signatures)
+
 
 def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> DirectRead | None:
     """The operation's direct read, or None when it is not one root read field without directives."""
@@ -162,4 +204,5 @@ def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: Operat
         non_null=non_null,
         response_key=node.alias.value if node.alias is not None else name,
         renderer_key=renderer_key(object_type, (node,), ()),
+        string_variables=string_variables(schema, operation),
     )

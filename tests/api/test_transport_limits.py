@@ -152,6 +152,29 @@ async def test_a_body_the_app_never_reads_cannot_hold_the_connection(limited: Ru
     assert loop.time() - started < LIMITS.body_timeout + 3
 
 
+async def _after_one_request(port: int, then: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A kept-alive connection that had one request answered and then, half a timeout later, sent `then`.
+
+    The first request's deadlines leave the connection's timer due before the new deadline:
+    the timer must wait again for the rest (orderly/http_protocol.py's lazy timer)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request_head("GET", "/healthz"))
+    assert (await asyncio.wait_for(read_response(reader), 10)).status == 200
+    await asyncio.sleep(LIMITS.header_timeout / 2)
+    writer.write(then)
+    return reader, writer
+
+
+async def test_a_kept_alive_connections_next_head_that_never_ends_gets_408(limited: RunningServer) -> None:
+    reader, writer = await _after_one_request(port_of(limited), b"POST /graphql HTTP/1.1\r\nX-A: b\r\n")
+    try:
+        response = await asyncio.wait_for(read_response(reader), LIMITS.header_timeout * 10)
+    finally:
+        writer.close()
+    assert response.status == 408
+    assert response.json()["errors"][0]["extensions"] == {"code": "LIMIT_EXCEEDED", "limit": "headerTimeout"}
+
+
 # The protocol subclass against uvicorn's own, on ordinary requests: the same answers.
 
 

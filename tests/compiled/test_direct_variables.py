@@ -1,0 +1,77 @@
+"""Direct reads take a str given for an ID or a String variable as it is (resolvers/direct_reads.py):
+the same variables graphql-core's get_variable_values gives, for any operation and any values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import OperationDefinitionNode, parse
+from graphql.execution.values import VariableValues, get_variable_values
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resolvers.direct_reads import direct_read
+from resolvers.graphql_schema import build_schema
+
+SCHEMA = build_schema()._schema
+TYPES = ["ID", "ID!", "String", "String!", "Int", "Boolean", "[ID!]", "OrderStatus"]
+NAMES = ["a", "b", "c"]
+
+
+class Text(str):
+    """A str subclass: graphql-core's coercion decides it."""
+
+
+values = st.one_of(
+    st.text(max_size=5), st.builds(Text, st.text(max_size=3)), st.integers(), st.none(), st.booleans(), st.floats(),
+    st.lists(st.text(max_size=2), max_size=2), st.just("SHIPPED"),
+)
+
+
+@st.composite
+def operations(draw: st.DrawFn) -> tuple[str, dict[str, Any] | None]:
+    count = draw(st.integers(0, 3))
+    definitions = []
+    for name in NAMES[:count]:
+        default = ' = "d"' if draw(st.booleans()) and draw(st.booleans()) else ""
+        definitions.append(f"${name}: {draw(st.sampled_from(TYPES))}{default if 'String' in definitions or default else ''}")
+    header = f"({', '.join(definitions)})" if definitions else ""
+    text = f"query {header} {{ order(orderId: \"o\") {{ orderId }} }}"
+    given_values = draw(st.none() | st.dictionaries(st.sampled_from([*NAMES, "extra"]), values, max_size=4))
+    return text, given_values
+
+
+@settings(max_examples=400, deadline=None)
+@given(operations())
+def test_the_variables_are_graphql_cores(operation: tuple[str, dict[str, Any] | None]) -> None:
+    text, variables = operation
+    document = parse(text)
+    (definition,) = document.definitions
+    assert isinstance(definition, OperationDefinitionNode)
+    read = direct_read(SCHEMA, document, definition)
+    assert read is not None
+    fast = read._given_strings(variables)
+    if fast is not None:
+        assert plain(fast) == plain(get_variable_values(SCHEMA, definition.variable_definitions or (), variables or {}))
+
+
+def plain(values: Any) -> Any:
+    """VariableValues as values (type_from_ast wraps a type in a new GraphQLNonNull each time)."""
+    assert isinstance(values, VariableValues), values
+    sources = {
+        name: (source.signature.name, str(source.signature.type), source.signature.default, source.value)
+        for name, source in values.sources.items()
+    }
+    return sources, values.coerced
+
+
+def test_an_order_id_takes_the_short_road() -> None:
+    document = parse('query ($id: ID!, $term: String) { order(orderId: $id) { orderId } }')
+    (definition,) = document.definitions
+    assert isinstance(definition, OperationDefinitionNode)
+    read = direct_read(SCHEMA, document, definition)
+    assert read is not None
+    given_strings = read._given_strings({"id": "o-1", "term": "x", "extra": 1})
+    assert given_strings is not None and given_strings.coerced == {"id": "o-1", "term": "x"}
+    assert read._given_strings({"id": 7, "term": "x"}) is None  # graphql-core makes "7" of it
+    assert read._given_strings({"id": "o-1"}) is None  # a missing variable: graphql-core decides
