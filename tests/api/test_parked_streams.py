@@ -27,7 +27,8 @@ from tests.support.graphql_client import LEGACY_WS, TRANSPORT_WS
 from tests.support.server import RunningServer, running_server
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-ADMIN = bearer("ops", "admin")
+# Made when the module loads: valid for a whole suite run, however long a loaded machine makes it.
+ADMIN = bearer("ops", "admin", ttl=6 * 3600)
 
 ORDER = "query($id: ID!, $v: Int, $w: Int) { order(orderId: $id, minVersion: $v, waitMs: $w) { version itemCount } }"
 ORDER_PROJECTED = """
