@@ -49,13 +49,29 @@ class Doorbell:
         self._poll_interval = poll_interval
         self._announced = 0
         self._hidden_retries = 0
+        self._resync = False  # news() took a RESYNC out of the inbox: wait() returns it at once
 
     def saw_head(self, head: int) -> None:
         """Count the log's head as announced (after a quiet poll, no notice says what the log holds)."""
         self._announced = max(self._announced, head)
 
+    async def news(self, position: int) -> bool:
+        """Whether the notices already in the inbox announce a position beyond `position`; never waits.
+
+        False once a RESYNC is among them: the runner goes back to wait(), which returns it.
+        """
+        while not self._resync and (notice := await self._inbox.get(timeout=0)) is not None:
+            if isinstance(notice, EventsAppended):
+                self._announced = max(self._announced, notice.position)
+            else:
+                self._resync = True
+        return not self._resync and self._announced > position
+
     async def wait(self, position: int) -> Wake:
         """Wait for a reason to read again, the runner having applied the log up to position."""
+        if self._resync:
+            self._resync = False
+            return Wake.RESYNC
         timeout = self._poll_interval
         if self._announced > position:
             # Announced but not shown by read_log yet (see the module docstring): look again soon.

@@ -10,7 +10,9 @@ after a blue-green switch its next commit fails, it re-reads the checkpoint and 
 When to read again is the doorbell's business (doorbell.py), what the
 runner is doing the state recorder's (state_recorder.py). Behind the log, the next batch is
 planned while the current one commits, reading the current one's rows from PendingRows
-(pending_rows.py); commits and their notices stay one after the other, in order.
+(pending_rows.py); commits and their notices stay one after the other, in order. Live, the same
+holds for a short batch when a notice beyond it already waits in the inbox (Doorbell.news):
+the next read need not wait for the commit's round trip, then for the doorbell.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 # (e.g. a PostgreSQL advisory-lock lease). Raising out of it ends the term; the runner
 # retries entering it after a backoff.
 LeaseFactory = Callable[[], AbstractAsyncContextManager[object]]
+# Whether a notice already received announces a position beyond the given one (Doorbell.news).
+News = Callable[[int], Awaitable[bool]]
 
 
 class ProjectionRunner:
@@ -187,7 +191,7 @@ class ProjectionRunner:
                 try:
                     if wake is not Wake.NEWS:
                         self._term_position = None  # quiet, or a reset: look at the checkpoint again
-                    await self._catch_up()
+                    await self._catch_up(doorbell.news)
                     if wake is Wake.QUIET:
                         doorbell.saw_head(await self._store.head_position())
                 except Exception as error:
@@ -196,7 +200,7 @@ class ProjectionRunner:
                     continue
                 wake = await doorbell.wait(self._position)
 
-    async def _catch_up(self) -> int:
+    async def _catch_up(self, news: News | None = None) -> int:
         # The checkpoint is read once per term (and after a lost compare-and-set): while the
         # runner leads, it alone moves the checkpoint, and a rebuild or a rival's commit
         # makes the next compare-and-set fail, which reads it again.
@@ -206,14 +210,14 @@ class ProjectionRunner:
         await self._parking.at_boundary(self._term_position, self._recorder.batch_state(full=not self._live), reread=reread)
         position = self._term_position
         try:
-            applied = await self._batches(position)
+            applied = await self._batches(position, news)
         finally:
             self._ahead.discard()
         self._live = True
         await self._recorder.caught_up()
         return applied
 
-    async def _batches(self, position: int) -> int:
+    async def _batches(self, position: int, news: News | None = None) -> int:
         # Behind the log, batch N+1 is read and planned while batch N commits (pipelined: the
         # fold works in this process while the database writes N). N+1's plan reads N's rows
         # through the commit's PendingRows (pending_rows.py) and is thrown away unless N commits. Commits
@@ -253,9 +257,11 @@ class ProjectionRunner:
                                 assert planned is not None
                         assert planned is not None
                         committing = self._commit(planned)
-                        if len(events) < limit or planned.isolated:
-                            # The catch-up's last batch, or one that parks streams (the next batch is admitted
-                            # without them, parking.py): nothing is planned beside its commit.
+                        # The catch-up's last batch (unless news of a later append already waits), or one
+                        # that parks streams (the next batch is admitted without them, parking.py): nothing
+                        # is planned beside its commit.
+                        last = len(events) < limit and (news is None or not await news(planned.to_position))
+                        if last or planned.isolated:
                             previous, committing = committing, None
                             if await self._settle(previous) is None:
                                 position = await self._moved()
@@ -264,7 +270,9 @@ class ProjectionRunner:
                 position = self._term_position = planned.to_position
                 if len(events) < limit:
                     self._limit = self._batch_size
-                    break
+                    if committing is None:
+                        break
+                    continue  # news waits: the next read goes out while this batch commits
                 self._limit = min(limit * 2, self._max_batch_size)
         finally:
             if committing is not None:  # the plan beside it failed, or the runner stopped: the commit ends with it
