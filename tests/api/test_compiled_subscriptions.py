@@ -61,8 +61,22 @@ async def _both(
         await asyncio.sleep(0.01)
     assert CompiledSubscriptions.taken == taken + 1, query
     monkeypatch.setattr(OrderlySchema, "compile_subscriptions", False)
+    # Not a sleep: a loaded machine may take longer to reach the schema; wait until it chose the road.
+    chosen: list[bool] = []
+    choose = OrderlySchema._compiled_stream  # noqa: SLF001
+
+    def recorded(self: OrderlySchema, *arguments: Any) -> Any:
+        chosen.append(self.compile_subscriptions)
+        return choose(self, *arguments)
+
+    monkeypatch.setattr(OrderlySchema, "_compiled_stream", recorded)
     off = await plain.subscribe(query, variables)
-    await asyncio.sleep(0.05)  # its handler has read the setting
+    for _ in range(500):
+        if chosen:
+            break
+        await asyncio.sleep(0.01)
+    assert not any(chosen), query  # graphql-ws asks twice (subscribe, then strawberry's stream inside it)
+    monkeypatch.setattr(OrderlySchema, "_compiled_stream", choose)
     monkeypatch.setattr(OrderlySchema, "compile_subscriptions", True)
     return on, off
 
