@@ -277,19 +277,27 @@ def plan_for(entry: CachedDocument, operation_name: str | None, schema: GraphQLS
     return known
 
 
-def _compile(entry: CachedDocument, operation_name: str | None, schema: GraphQLSchema) -> OperationPlan | None:
+def sole_operation(entry: CachedDocument, operation_name: str | None, kind: OperationType) -> OperationDefinitionNode | None:
+    """The document's one operation, when it is of this kind, answers to this name and passed validation without an error."""
     # Validated on strawberry's road, without an error, under this schema's rules (the cache
     # belongs to one schema, whose rules are fixed when it is built).
     if not entry.validations or any(entry.validations.values()):
         return None
-    document = entry.document
-    operations = [definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)]
+    operations = [definition for definition in entry.document.definitions if isinstance(definition, OperationDefinitionNode)]
     if len(operations) != 1:
         return None
     operation = operations[0]
     own_name = None if operation.name is None else operation.name.value
-    if operation.operation != OperationType.QUERY or (operation_name is not None and operation_name != own_name):
+    if operation.operation != kind or (operation_name is not None and operation_name != own_name):
         return None
+    return operation
+
+
+def _compile(entry: CachedDocument, operation_name: str | None, schema: GraphQLSchema) -> OperationPlan | None:
+    operation = sole_operation(entry, operation_name, OperationType.QUERY)
+    if operation is None:
+        return None
+    document = entry.document
     fragments = {
         definition.name.value: definition for definition in document.definitions if isinstance(definition, FragmentDefinitionNode)
     }
@@ -302,7 +310,7 @@ def _compile(entry: CachedDocument, operation_name: str | None, schema: GraphQLS
         direct = direct_read(schema, document, operation)
     return OperationPlan(
         document=document,
-        operation_name=own_name if operation_name is None else operation_name,
+        operation_name=None if operation.name is None else operation.name.value,
         costed_variables=costed_variables(document),
         direct=direct,
     )

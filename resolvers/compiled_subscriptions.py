@@ -44,13 +44,13 @@ from contextlib import aclosing, nullcontext
 from typing import Any, cast
 
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, subscribe
+from graphql import FieldNode, GraphQLError, OperationType, subscribe
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.await_maybe import await_maybe
 
 from resolvers.compiled_objects import DocumentPlans, use_document
-from resolvers.compiled_operations import CompiledOperations, OperationPlan, costed_variables
+from resolvers.compiled_operations import CompiledOperations, OperationPlan, costed_variables, sole_operation
 from resolvers.document_cache import CachedDocument
 from resolvers.operation_metrics import (
     OPEN_SUBSCRIPTIONS,
@@ -186,16 +186,8 @@ def subscription_plan(entry: CachedDocument, operation_name: str | None) -> Oper
 
 
 def _compile(entry: CachedDocument, operation_name: str | None) -> OperationPlan | None:
-    # Validated on strawberry's road, without an error, under this schema's rules.
-    if not entry.validations or any(entry.validations.values()):
-        return None
-    document = entry.document
-    operations = [definition for definition in document.definitions if isinstance(definition, OperationDefinitionNode)]
-    if len(operations) != 1:
-        return None
-    operation = operations[0]
-    own_name = None if operation.name is None else operation.name.value
-    if operation.operation != OperationType.SUBSCRIPTION or (operation_name is not None and operation_name != own_name):
+    operation = sole_operation(entry, operation_name, OperationType.SUBSCRIPTION)
+    if operation is None:
         return None
     selections = operation.selection_set.selections
     if not selections or not all(
@@ -203,7 +195,7 @@ def _compile(entry: CachedDocument, operation_name: str | None) -> OperationPlan
     ):
         return None
     return OperationPlan(
-        document=document,
-        operation_name=own_name if operation_name is None else operation_name,
-        costed_variables=costed_variables(document),
+        document=entry.document,
+        operation_name=None if operation.name is None else operation.name.value,
+        costed_variables=costed_variables(entry.document),
     )
