@@ -25,6 +25,7 @@ class Match(StrEnum):
     AT_LEAST = ">="
     AT_MOST = "<="
     LIKE = "LIKE"  # the value is a LIKE pattern whose escape character is LIKE_ESCAPE
+    ANY_OF = "IN"  # the value is a tuple of values
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Filter:
     column: str
     match: Match
     value: Any
+    # The value is one of a few constants (an enum's members): a store may write it into the
+    # statement as a literal, so that the planner can choose a partial index built for it.
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ def sqlalchemy_conditions(query: PageQuery) -> list[ColumnElement[bool]]:
             conditions.append(column >= condition.value)
         elif condition.match is Match.AT_MOST:
             conditions.append(column <= condition.value)
+        elif condition.match is Match.ANY_OF:
+            conditions.append(column.in_(condition.value))
         else:
             conditions.append(column.like(condition.value, escape=LIKE_ESCAPE))
     return conditions

@@ -7,7 +7,9 @@ in autocommit like row_by_key. The count and the position are uncorrelated scala
 answers its total and position (one row whose page columns are NULL, `__present` tells).
 
 The statement text depends only on the page's shape (which filters, which order), never on
-its values, so asyncpg's per-connection prepared statements are reused. The table is named by
+its values, so asyncpg's per-connection prepared statements are reused. The exception is a
+filter marked inline, whose value is one of a few constants (an order status): it is written
+as a literal so that the plan, generic ones included, can use a partial index built for it. The table is named by
 its logical name, a view of the live generation: a blue-green switch replaces the view with
 the same columns, and should a cached plan still be refused ("cached plan must not change
 result type"), asyncpg re-prepares and retries by itself outside a transaction.
@@ -15,6 +17,7 @@ result type"), asyncpg re-prepares and retries by itself outside a transaction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -33,20 +36,25 @@ _PRESENT = "__present"
 
 async def read_page(pool: asyncpg.Pool, table: str, query: PageQuery, *, timeout: float | None) -> RowsPage:
     """The query's page of `table` (a logical view or a physical table), its total and position."""
-    statement = _statement(
-        table,
-        query.columns,
-        tuple((condition.column, condition.match) for condition in query.filters),
-        query.order,
-        tuple(column.name for column in query.table.primary_key.columns),
-    )
-    arguments = [_bind(condition) for condition in query.filters]
-    arguments += [query.limit, query.offset, query.checkpoint]
+    statement, arguments = statement_of(table, query)
     records = await pool.fetch(statement, *arguments, timeout=timeout)
     first = records[0]
     json_columns = _json_columns(query.table, query.columns)
     rows = [_row(record, query.columns, json_columns) for record in records if record[_PRESENT]]
     return RowsPage(rows=rows, total=int(first[_TOTAL]), position=int(first[_POSITION]))
+
+
+def statement_of(table: str, query: PageQuery) -> tuple[str, list[Any]]:
+    """The statement that reads the query's page of `table`, and its arguments."""
+    statement = _statement(
+        table,
+        query.columns,
+        tuple((condition.column, condition.match, _literal(condition)) for condition in query.filters),
+        query.order,
+        tuple(column.name for column in query.table.primary_key.columns),
+    )
+    arguments = [_bind(condition) for condition in query.filters if not condition.inline]
+    return statement, [*arguments, query.limit, query.offset, query.checkpoint]
 
 
 def _bind(condition: Filter) -> Any:
@@ -59,6 +67,22 @@ def _bind(condition: Filter) -> Any:
     if isinstance(value, str):
         return str(value)  # a StrEnum member as its plain text
     return value
+
+
+_PLAIN_CONSTANT = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _literal(condition: Filter) -> tuple[str, ...] | None:
+    """An inline filter's values, each checked to be a plain word (it is written into the statement)."""
+    if condition.match is Match.ANY_OF and not condition.inline:
+        raise ValueError("an ANY_OF filter is written inline: its values are constants")
+    if not condition.inline:
+        return None
+    values = tuple(condition.value) if condition.match is Match.ANY_OF else (condition.value,)
+    for value in values:
+        if not isinstance(value, str) or _PLAIN_CONSTANT.fullmatch(value) is None:
+            raise ValueError("an inline filter's values are plain words")
+    return tuple(str(value) for value in values)
 
 
 def _row(record: Mapping[str, Any], columns: tuple[str, ...], json_columns: frozenset[str]) -> dict[str, Any]:
@@ -74,19 +98,26 @@ def _json_columns(table: Table, columns: tuple[str, ...]) -> frozenset[str]:
 def _statement(
     table: str,
     columns: tuple[str, ...],
-    filters: tuple[tuple[str, Match], ...],
+    filters: tuple[tuple[str, Match, tuple[str, ...] | None], ...],
     order: tuple[SortKey, ...],
     key: tuple[str, ...],
 ) -> str:
-    where = " AND ".join(_condition(column, match, index) for index, (column, match) in enumerate(filters, 1)) or "TRUE"
-    after = len(filters)
+    conditions = []
+    after = 0
+    for column, match, literal in filters:
+        if literal is None:
+            after += 1
+            conditions.append(_condition(column, match, after))
+        else:
+            conditions.append(_inline_condition(column, match, literal))
+    where = " AND ".join(conditions) or "TRUE"
     limit, offset, checkpoint = f"${after + 1}", f"${after + 2}", f"${after + 3}"
     listed = ", ".join(f'"{column}"' for column in columns)
     inner_order = ", ".join(f'"{key.column}" {"DESC" if key.descending else "ASC"}' for key in order)
     # The sort keys again under their own names: the outer ORDER BY needs them, listed or not.
     keys = "".join(f', "{key.column}" AS "__sort{index}"' for index, key in enumerate(order))
     outer_order = ", ".join(f'page."__sort{index}" {"DESC" if key.descending else "ASC"}' for index, key in enumerate(order))
-    if key and any(match is Match.LIKE for _, match in filters):
+    if key and any(match is Match.LIKE for _, match, _ in filters):
         return _one_scan_statement(table, columns, where, order, key, limit, offset, checkpoint, outer_order)
     return (
         f'SELECT (SELECT count(*) FROM "{table}" WHERE {where}) AS "{_TOTAL}",'
@@ -136,6 +167,14 @@ def _one_scan_statement(
         f' JOIN "{table}" AS found ON {joined}) AS page ON TRUE'
         f" ORDER BY {outer_order}"
     )
+
+
+def _inline_condition(column: str, match: Match, literal: tuple[str, ...]) -> str:
+    if match is Match.ANY_OF:
+        # An OR of equalities, not IN (...): PostgreSQL answers each arm from a partial index
+        # whose predicate it implies (a BitmapOr); an IN list matches no partial index.
+        return "(" + " OR ".join(f"\"{column}\" = '{value}'" for value in literal) + ")" if literal else "FALSE"
+    return f"\"{column}\" {match.value} '{literal[0]}'"
 
 
 def _condition(column: str, match: Match, index: int) -> str:

@@ -25,8 +25,8 @@ from projections.generations import physical_table
 from projections.money import lower_bound_minor, upper_bound_minor
 from projections.order_views.queries import OrderSortField, OrderViewQueries, SortOrder, search_terms
 from projections.order_views.tables import order_views
-from projections.pages import Match, PageReads, SortKey
-from projections.postgres_pages import _statement
+from projections.pages import Filter, Match, PageQuery, PageReads, SortKey
+from projections.postgres_pages import _statement, read_page
 from projections.read_models import ReadModelStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -194,8 +194,39 @@ def _found(row: dict[str, Any], search: dict[str, Any]) -> bool:
 def test_a_search_page_reads_its_matches_once() -> None:
     """A LIKE page collects the matching keys once (one trigram scan for the count and the page)."""
     order = (SortKey("created_at", descending=True), SortKey("order_id"))
-    filters = (("search_text", Match.LIKE), ("status", Match.EQUALS))
+    filters = (("search_text", Match.LIKE, None), ("status", Match.EQUALS, ("SHIPPED",)))
     searched = _statement("order_views", ("order_id",), filters, order, ("order_id",))
-    listed = _statement("order_views", ("order_id",), (("customer_id", Match.EQUALS),), order, ("order_id",))
+    listed = _statement("order_views", ("order_id",), (("customer_id", Match.EQUALS, None),), order, ("order_id",))
     assert searched.count('FROM "order_views" WHERE') == 1 and "MATERIALIZED" in searched
     assert listed.count('FROM "order_views" WHERE') == 2 and "MATERIALIZED" not in listed
+
+
+def test_a_status_is_written_into_a_search_statement_and_its_parameters_renumbered() -> None:
+    order = (SortKey("created_at", descending=True), SortKey("order_id"))
+    filters = (
+        ("search_text", Match.LIKE, None),
+        ("status", Match.ANY_OF, ("CREATED", "SHIPPED")),
+        ("total_minor", Match.AT_LEAST, None),
+    )
+    statement = _statement("order_views", ("order_id",), filters, order, ("order_id",))
+    assert "(\"status\" = 'CREATED' OR \"status\" = 'SHIPPED') AND \"total_minor\" >= $2" in statement
+    assert "LIMIT $3 OFFSET $4" in statement and "name = $5" in statement
+    one = _statement("order_views", ("order_id",), (("status", Match.EQUALS, ("SHIPPED",)),), order, ("order_id",))
+    assert "\"status\" = 'SHIPPED'" in one and "LIMIT $1 OFFSET $2" in one
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        Filter("status", Match.EQUALS, "SHIPPED' OR '1'='1", inline=True),
+        Filter("status", Match.ANY_OF, ("CREATED", "x'; DROP TABLE events; --"), inline=True),
+        Filter("status", Match.EQUALS, 7, inline=True),
+        Filter("status", Match.ANY_OF, ("CREATED",)),  # constants only: never bound
+    ],
+)
+async def test_an_inline_value_that_is_not_a_plain_word_is_refused_before_any_statement(condition: Filter) -> None:
+    query = PageQuery(
+        table=order_views, columns=("order_id",), filters=(condition,), order=(), limit=1, offset=0, checkpoint="x"
+    )
+    with pytest.raises(ValueError):
+        await read_page(None, "order_views", query, timeout=None)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from eventstore.database import Database, create_database
 from orderly.migrate import alembic_config
 from projections.checkpoints import projection_checkpoints
 from projections.generations import create_generation, physical_table, point_views
+from projections.order_views.tables import SEARCH_INDEXES
 from projections.registry import PROJECTIONS
 from projections.tables import metadata
 
@@ -42,11 +43,14 @@ def _differences(connection: Connection) -> list[Any]:
     return [diff for diff in compare_metadata(context, declared) if _is_read_model(diff, dialect)]
 
 
+_SEARCH_INDEXES = {str(index.name) for index in SEARCH_INDEXES.values()}
+
+
 def _is_read_model(diff: Any, dialect: str) -> bool:
     operation = diff[0] if isinstance(diff, tuple) else diff[0][0]
     subject = diff[1] if isinstance(diff, tuple) else diff[0][3]
     if operation == "add_index" and dialect != "postgresql":
-        return bool(subject.name != "ix_order_views_status_search")  # declared PostgreSQL-only (ddl_if)
+        return bool(subject.name not in _SEARCH_INDEXES)  # declared PostgreSQL-only (ddl_if)
     return True
 
 
@@ -67,10 +71,13 @@ async def test_search_has_a_trigram_index_on_postgres(database: Database) -> Non
             "ix_order_views_item_count",
         } <= indexes
         if database.is_postgres:
-            definition = await conn.scalar(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_views_status_search'")
+            definitions = dict(
+                (await conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_order_views_search%'"))).all()
             )
-            assert definition is not None and "gin (status, search_text gin_trgm_ops)" in definition
+            assert set(definitions) == _SEARCH_INDEXES
+            for status in ("CREATED", "SHIPPED", "CANCELLED"):
+                definition = definitions[f"ix_order_views_search_{status.lower()}"]
+                assert "gin (search_text gin_trgm_ops)" in definition and f"'{status}'" in definition
 
 
 async def test_each_logical_name_is_a_view_with_the_declared_columns(database: Database) -> None:
@@ -137,6 +144,47 @@ async def test_0007_replaces_the_search_index_of_every_generation_that_has_it(po
         assert await _search_indexes(db) == {
             "ix_order_views_search_trgm": "order_views__g1",
             "ix_order_views_search_trgm__g2": "order_views__g2",
+        }
+    finally:
+        await db.dispose()
+
+
+async def test_0008_splits_the_search_index_by_status_in_every_generation_that_has_it(postgres_url: str) -> None:
+    db = create_database(postgres_url)
+    try:
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(lambda sync: _alembic(sync, "downgrade", "0007"))
+            await create_generation(conn, PROJECTIONS["order_views"], 2, indexes=False)
+            await create_generation(conn, PROJECTIONS["customer_summaries"], 2, indexes=False)
+            await create_generation(conn, PROJECTIONS["order_views"], 3, indexes=False)  # a shadow: no indexes yet
+            await create_generation(conn, PROJECTIONS["customer_summaries"], 3, indexes=False)
+            await conn.execute(
+                text(
+                    "CREATE INDEX ix_order_views_status_search__g2 ON order_views__g2"
+                    " USING gin (status, search_text gin_trgm_ops)"
+                )
+            )
+        assert await _search_indexes(db) == {
+            "ix_order_views_status_search": "order_views__g1",
+            "ix_order_views_status_search__g2": "order_views__g2",
+        }
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(lambda sync: _alembic(sync, "upgrade", "head"))
+        assert await _search_indexes(db) == {
+            f"ix_order_views_search_{status}{suffix}": f"order_views__g{generation}"
+            for generation, suffix in ((1, ""), (2, "__g2"))
+            for status in ("created", "shipped", "cancelled")
+        }
+        async with db.engine.connect() as conn:
+            definition = await conn.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_views_search_cancelled__g2'")
+            )
+        assert "gin (search_text gin_trgm_ops) WHERE ((status)::text = 'CANCELLED'::text)" in definition
+        async with db.write_engine.begin() as conn:
+            await conn.run_sync(lambda sync: _alembic(sync, "downgrade", "0007"))
+        assert await _search_indexes(db) == {
+            "ix_order_views_status_search": "order_views__g1",
+            "ix_order_views_status_search__g2": "order_views__g2",
         }
     finally:
         await db.dispose()
