@@ -54,6 +54,7 @@ from graphql.pyutils import Path
 from graphql.type.definition import GraphQLResolveInfoHelpers
 
 from resolvers.compiled_objects import Renderer, renderer_key
+from resolvers.root_resolvers import root_resolver
 
 # Root fields over the read models whose resolvers start no background work.
 DIRECT_ROOT_FIELDS = frozenset({"order", "customerOrders", "searchOrders", "customer"})
@@ -90,6 +91,8 @@ class DirectRead:
     renderer_key: tuple[Any, ...]  # the compiled road's key of the renderer for the field's selection
     # When every variable is an ID or a String without a default: their signatures (see _given_strings).
     string_variables: tuple[GraphQLVariableSignature, ...] | None = None
+    # strawberry's resolver of the field, or the same steps made once (resolvers/root_resolvers.py).
+    resolve: Any = None
 
     async def run(
         self,
@@ -124,7 +127,7 @@ class DirectRead:
         )
         try:
             arguments = get_argument_values(self.field, self.node, coerced)
-            result = self.field.resolve(None, info, **arguments)  # type: ignore[misc]
+            result = self.resolve(None, info, **arguments)
             if is_awaitable(result):
                 result = await result
         except Exception as raw:  # noqa: BLE001 - located and reported as the executor reports it
@@ -205,4 +208,5 @@ def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: Operat
         response_key=node.alias.value if node.alias is not None else name,
         renderer_key=renderer_key(object_type, (node,), ()),
         string_variables=string_variables(schema, operation),
+        resolve=root_resolver(schema, field) or field.resolve,
     )
