@@ -87,7 +87,8 @@ class GuardLayer:
         kind = scope["type"]
         if kind == "http":
             if scope["path"] in GRAPHQL_PATHS:  # the rate limit (orderly/request_rate.py)
-                wait = await self.limiter.take(await self.rate_key(scope))
+                key = await self.rate_key(scope)
+                wait = None if self.limiter.take_held(key) else await self.limiter.take(key)
                 if wait is not None:
                     await send_limit_response(send, 429, RATE, RATE_MESSAGE, retry_after=wait)
                     return
