@@ -205,7 +205,7 @@ async def test_a_failing_round_trip_fails_every_request_waiting_for_it() -> None
 
 async def test_taking_a_held_token_spends_the_lease_as_take_does_and_never_more() -> None:
     shared = CountingBuckets(tokens=12)
-    buckets = LeasedBuckets(shared, size=10)
+    buckets = LeasedBuckets(shared, size=10, clock=Clock())
     assert not buckets.take_held("a")  # nothing held yet: take asks
     assert await buckets.take("a") is None
     taken = [buckets.take_held("a") for _ in range(12)]
