@@ -101,7 +101,7 @@ class DirectRead:
     string_variables: tuple[GraphQLVariableSignature, ...] | None = None
     # strawberry's resolver of the field, or the same steps made once (resolvers/root_resolvers.py).
     resolve: Any = None
-    # When string_variables are given and every argument is one of them: see _string_arguments.
+    # When string_variables are given and every argument is one of them or left out: see string_arguments.
     string_arguments: tuple[tuple[str, str | None, Any], ...] | None = None
 
     async def run(
