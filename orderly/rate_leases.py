@@ -87,6 +87,14 @@ class LeasedBuckets:
             # more requests waited than the grant covered).
             await asyncio.shield(held.asking)
 
+    def take_held(self, key: str) -> bool:
+        """Take a token this process already holds for key (what take does first), without waiting; False when it holds none."""
+        held = self._held.get(key)
+        if held is None or held.tokens <= 0:
+            return False
+        held.tokens -= 1
+        return True
+
     async def _ask(self, key: str, held: _Held) -> Grant:
         try:
             grant = await self.shared.lease(key, self.size)

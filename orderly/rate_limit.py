@@ -141,6 +141,11 @@ class RateLimiter:
         shared = LeasedBuckets(RedisBuckets(client, rate, burst, namespace), lease_size(lease, burst))
         return cls(LocalBuckets(rate, burst), shared, client=client)
 
+    def take_held(self, key: str) -> bool:
+        """Take a token a lease already holds for key, as take would, without a round trip; False
+        when take must decide (no token held, no shared buckets, or Redis was found unreachable)."""
+        return self.shared is not None and self._shared_down_until is None and self.shared.take_held(key)
+
     async def take(self, key: str) -> float | None:
         """Take a token for key: None when allowed, else the seconds to wait (Retry-After)."""
         wait = await self._take(key)

@@ -1,15 +1,15 @@
 """The rate limit over HTTP: each GraphQL request takes a token from its principal's bucket;
-without one it is answered 429 with Retry-After and a LIMIT_EXCEEDED error, before its body is read."""
+without one it is answered 429 with Retry-After and a LIMIT_EXCEEDED error, before its body is read
+(orderly/transport_guards.py: GuardLayer). Here: whose bucket a request takes from."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from orderly.limit_responses import send_limit_response
-from orderly.rate_limit import RATE, RATE_MESSAGE, RateLimiter, principal_key
+from orderly.rate_limit import principal_key
 from schema.errors import UnauthenticatedError
 from schema.principal import OPEN, Principal
 
@@ -45,21 +45,3 @@ def principal_request_key(authenticator: HeaderAuthenticator) -> RequestKey:
         return principal_key(principal, scope.get("client"))
 
     return key
-
-
-class RateLimitMiddleware:
-    """ASGI middleware limiting HTTP requests to the given paths per principal."""
-
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, paths: frozenset[str], key: RequestKey = client_key) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.paths = paths
-        self.key = key
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in self.paths:
-            wait = await self.limiter.take(await self.key(scope))
-            if wait is not None:
-                await send_limit_response(send, 429, RATE, RATE_MESSAGE, retry_after=wait)
-                return
-        await self.app(scope, receive, send)

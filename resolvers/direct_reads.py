@@ -46,14 +46,23 @@ from graphql import (
     NamedTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
+    VariableNode,
+    is_required_argument,
     located_error,
 )
 from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
-from graphql.execution.values import VariableValues, VariableValueSource, get_argument_values, get_variable_values
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_argument_values,
+    get_variable_values,
+    maybe_use_default_value,
+)
 from graphql.pyutils import Path
 from graphql.type.definition import GraphQLResolveInfoHelpers
 
 from resolvers.compiled_objects import Renderer, renderer_key
+from resolvers.root_resolvers import root_resolver
 
 # Root fields over the read models whose resolvers start no background work.
 DIRECT_ROOT_FIELDS = frozenset({"order", "customerOrders", "searchOrders", "customer"})
@@ -90,6 +99,10 @@ class DirectRead:
     renderer_key: tuple[Any, ...]  # the compiled road's key of the renderer for the field's selection
     # When every variable is an ID or a String without a default: their signatures (see _given_strings).
     string_variables: tuple[GraphQLVariableSignature, ...] | None = None
+    # strawberry's resolver of the field, or the same steps made once (resolvers/root_resolvers.py).
+    resolve: Any = None
+    # When string_variables are given and every argument is one of them or left out: see string_arguments.
+    string_arguments: tuple[tuple[str, str | None, Any], ...] | None = None
 
     async def run(
         self,
@@ -100,7 +113,8 @@ class DirectRead:
         is_awaitable: Any,
     ) -> tuple[dict[str, Any] | None, list[GraphQLError] | None]:
         """(data, errors) as graphql-core's execute gives them; raises NotDirect when it cannot."""
-        coerced = self._given_strings(variables) or get_variable_values(
+        given = self._given_strings(variables)
+        coerced = given or get_variable_values(
             schema, self.operation.variable_definitions or (), variables or {}, max_errors=MAX_COERCION_ERRORS
         )
         if isinstance(coerced, list):
@@ -123,8 +137,8 @@ class DirectRead:
             _HELPERS,
         )
         try:
-            arguments = get_argument_values(self.field, self.node, coerced)
-            result = self.field.resolve(None, info, **arguments)  # type: ignore[misc]
+            arguments = self._arguments(given, coerced)
+            result = self.resolve(None, info, **arguments)
             if is_awaitable(result):
                 result = await result
         except Exception as raw:  # noqa: BLE001 - located and reported as the executor reports it
@@ -139,6 +153,13 @@ class DirectRead:
         except Exception:  # noqa: BLE001 - the compiled road completes it, with its errors
             raise NotDirect from None
         return {self.response_key: rendered}, None
+
+    def _arguments(self, given: VariableValues | None, coerced: VariableValues) -> dict[str, Any]:
+        planned = self.string_arguments
+        if given is None or planned is None:
+            return get_argument_values(self.field, self.node, coerced)
+        values = given.coerced
+        return {name: default if variable is None else values[variable] for name, variable, default in planned}
 
     def _given_strings(self, variables: dict[str, Any] | None) -> VariableValues | None:
         # graphql-core coerces a str given for an ID or a String to that same str (coerce_id,
@@ -176,6 +197,48 @@ def string_variables(schema: GraphQLSchema, operation: OperationDefinitionNode) 
     return tuple(signatures)
 
 
+def string_arguments(
+    field: GraphQLField, node: FieldNode, signatures: tuple[GraphQLVariableSignature, ...] | None
+) -> tuple[tuple[str, str | None, Any], ...] | None:
+    """What get_argument_values gives when every variable is a str (see _given_strings), made once.
+
+    Per argument of the field, in the field's order: (its out name, the variable it takes, None)
+    or, when the node leaves it out, (its out name, None, its coerced default); an argument
+    without a default that the node leaves out is not in the result, as in graphql-core's.
+    A variable given as a str is never null, so graphql-core hands its value over as it is
+    (coerce_input_literal). None (use get_argument_values) when an argument is a literal, a
+    variable not among the signatures, or a default that is not an immutable scalar.
+    tests/compiled/test_direct_variables.py holds it equal to get_argument_values.
+    """
+    if signatures is None:
+        return None
+    names = {signature.name for signature in signatures}
+    given = {argument.name.value: argument.value for argument in node.arguments or ()}
+    planned: list[tuple[str, str | None, Any]] = []
+    for name, definition in field.args.items():
+        out_name = definition.out_name or name
+        value = given.get(name)
+        if isinstance(value, VariableNode) and value.name.value in names:
+            planned.append((out_name, value.name.value, None))
+            continue
+        if value is not None or is_required_argument(definition):
+            return None
+        defaults: dict[str, Any] = {}
+        try:
+            maybe_use_default_value(defaults, out_name, definition, _refuse_default)
+        except Exception:  # noqa: BLE001 - the executor's own road words it
+            return None
+        if out_name in defaults:
+            if not isinstance(defaults[out_name], str | int | float | bool | None):
+                return None
+            planned.append((out_name, None, defaults[out_name]))
+    return tuple(planned)
+
+
+def _refuse_default(error: GraphQLError, _: list[str | int]) -> None:
+    raise error
+
+
 def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode) -> DirectRead | None:
     """The operation's direct read, or None when it is not one root read field without directives."""
     root = schema.query_type
@@ -194,6 +257,7 @@ def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: Operat
     fragments = {
         definition.name.value: definition for definition in document.definitions if isinstance(definition, FragmentDefinitionNode)
     }
+    variables = string_variables(schema, operation)
     return DirectRead(
         operation=operation,
         fragments=fragments,
@@ -204,5 +268,7 @@ def direct_read(schema: GraphQLSchema, document: DocumentNode, operation: Operat
         non_null=non_null,
         response_key=node.alias.value if node.alias is not None else name,
         renderer_key=renderer_key(object_type, (node,), ()),
-        string_variables=string_variables(schema, operation),
+        string_variables=variables,
+        resolve=root_resolver(schema, field) or field.resolve,
+        string_arguments=string_arguments(field, node, variables),
     )

@@ -89,7 +89,9 @@ async def test_with_auth_each_subject_has_its_own_bucket(database_url: str) -> N
 
 async def test_two_api_processes_share_one_bucket_through_redis(database_url: str, redis_url: str) -> None:
     settings = server_settings(
-        database_url, redis_url=redis_url, bus_namespace=f"t.{uuid.uuid4().hex}",
+        database_url,
+        redis_url=redis_url,
+        bus_namespace=f"t.{uuid.uuid4().hex}",
         transport_limits=TransportLimits(rate=0.1, rate_burst=6),
     )
     async with running_server(settings) as first, running_server(settings.with_changes(run_projectors=False)) as second:
@@ -201,6 +203,29 @@ async def test_a_failing_round_trip_fails_every_request_waiting_for_it() -> None
     assert await buckets.take("a") is None
 
 
+async def test_taking_a_held_token_spends_the_lease_as_take_does_and_never_more() -> None:
+    shared = CountingBuckets(tokens=12)
+    buckets = LeasedBuckets(shared, size=10, clock=Clock())
+    assert not buckets.take_held("a")  # nothing held yet: take asks
+    assert await buckets.take("a") is None
+    taken = [buckets.take_held("a") for _ in range(12)]
+    assert taken == [True] * 9 + [False] * 3 and buckets.held_tokens() == 0
+    assert not buckets.take_held("b")
+    assert [await buckets.take("a") for _ in range(3)] == [None, None, pytest.approx(7.5)]
+    assert len(shared.calls) == 3  # the second lease held the last 2 tokens; the third found none
+
+
+async def test_the_limiter_takes_held_tokens_only_while_redis_is_reachable() -> None:
+    shared = LeasedBuckets(CountingBuckets(tokens=100), size=10)
+    limiter = RateLimiter(LocalBuckets(1.0, 1), shared)
+    assert not limiter.take_held("a")
+    assert await limiter.take("a") is None
+    assert limiter.take_held("a") and shared.held_tokens() == 8
+    limiter._shared_down_until = 0.0  # Redis found unreachable: take decides (and retries Redis)
+    assert not limiter.take_held("a") and shared.held_tokens() == 8
+    assert not RateLimiter(LocalBuckets(1.0, 1)).take_held("a")  # no Redis: this process's buckets
+
+
 async def test_two_processes_leasing_from_redis_stay_within_the_stated_bound(redis_url: str) -> None:
     from redis.asyncio import Redis
 
@@ -230,7 +255,9 @@ async def test_two_processes_leasing_from_redis_stay_within_the_stated_bound(red
 async def test_two_api_processes_with_leases_keep_the_limit_and_answer_429(database_url: str, redis_url: str) -> None:
     capacity, lease = 40, 4
     settings = server_settings(
-        database_url, redis_url=redis_url, bus_namespace=f"t.{uuid.uuid4().hex}",
+        database_url,
+        redis_url=redis_url,
+        bus_namespace=f"t.{uuid.uuid4().hex}",
         transport_limits=TransportLimits(rate=0.001, rate_burst=capacity, rate_lease=lease),
     )
     async with running_server(settings) as first, running_server(settings.with_changes(run_projectors=False)) as second:

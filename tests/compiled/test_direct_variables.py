@@ -1,12 +1,13 @@
 """Direct reads take a str given for an ID or a String variable as it is (resolvers/direct_reads.py):
-the same variables graphql-core's get_variable_values gives, for any operation and any values."""
+the same variables graphql-core's get_variable_values gives, for any operation and any values; and
+the same arguments its get_argument_values gives."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from graphql import OperationDefinitionNode, parse
-from graphql.execution.values import VariableValues, get_variable_values
+from graphql import GraphQLError, OperationDefinitionNode, parse, validate
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,8 +24,14 @@ class Text(str):
 
 
 values = st.one_of(
-    st.text(max_size=5), st.builds(Text, st.text(max_size=3)), st.integers(), st.none(), st.booleans(), st.floats(),
-    st.lists(st.text(max_size=2), max_size=2), st.just("SHIPPED"),
+    st.text(max_size=5),
+    st.builds(Text, st.text(max_size=3)),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+    st.floats(),
+    st.lists(st.text(max_size=2), max_size=2),
+    st.just("SHIPPED"),
 )
 
 
@@ -36,7 +43,7 @@ def operations(draw: st.DrawFn) -> tuple[str, dict[str, Any] | None]:
         default = ' = "d"' if draw(st.booleans()) and draw(st.booleans()) else ""
         definitions.append(f"${name}: {draw(st.sampled_from(TYPES))}{default if 'String' in definitions or default else ''}")
     header = f"({', '.join(definitions)})" if definitions else ""
-    text = f"query {header} {{ order(orderId: \"o\") {{ orderId }} }}"
+    text = f'query {header} {{ order(orderId: "o") {{ orderId }} }}'
     given_values = draw(st.none() | st.dictionaries(st.sampled_from([*NAMES, "extra"]), values, max_size=4))
     return text, given_values
 
@@ -66,7 +73,7 @@ def plain(values: Any) -> Any:
 
 
 def test_an_order_id_takes_the_short_road() -> None:
-    document = parse('query ($id: ID!, $term: String) { order(orderId: $id) { orderId } }')
+    document = parse("query ($id: ID!, $term: String) { order(orderId: $id) { orderId } }")
     (definition,) = document.definitions
     assert isinstance(definition, OperationDefinitionNode)
     read = direct_read(SCHEMA, document, definition)
@@ -75,3 +82,76 @@ def test_an_order_id_takes_the_short_road() -> None:
     assert given_strings is not None and given_strings.coerced == {"id": "o-1", "term": "x"}
     assert read._given_strings({"id": 7, "term": "x"}) is None  # graphql-core makes "7" of it
     assert read._given_strings({"id": "o-1"}) is None  # a missing variable: graphql-core decides
+
+
+# Each field's arguments with what may stand there: an ID or String variable, a literal, or nothing.
+FIELDS = {
+    "order": {"orderId": "ID!", "minVersion": "Int", "waitMs": "Int"},
+    "customerOrders": {"customerId": "ID!", "page": "Int", "pageSize": "Int", "waitMs": "Int"},
+    "searchOrders": {"query": "String", "page": "Int", "pageSize": "Int"},
+    "customer": {"customerId": "ID!"},
+}
+SELECTIONS = {"order": "orderId", "customerOrders": "total", "searchOrders": "total", "customer": "customerId"}
+LITERALS = {"ID!": ['"o-1"', '"O"'], "Int": ["2", "null", "5"], "String": ['"x"', "null"]}
+VARIABLE_TYPES = {"ID!": ["ID!"], "String": ["String", "String!"]}
+
+
+@st.composite
+def argument_operations(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    field = draw(st.sampled_from(sorted(FIELDS)))
+    definitions: dict[str, str] = {}
+    arguments = []
+    for argument, kind in FIELDS[field].items():
+        choices = ["literal", *(["variable"] if kind in VARIABLE_TYPES else []), *(["absent"] if kind != "ID!" else [])]
+        choice = draw(st.sampled_from(choices))
+        if choice == "variable":
+            name = draw(st.sampled_from(NAMES))
+            wanted = draw(st.sampled_from(VARIABLE_TYPES[kind]))
+            type_ = definitions.setdefault(name, wanted)
+            if type_ != wanted:  # a variable already declared with another type: a literal instead
+                choice = "literal"
+            else:
+                arguments.append(f"{argument}: ${name}")
+        if choice == "literal":
+            arguments.append(f"{argument}: {draw(st.sampled_from(LITERALS[kind]))}")
+    header = f"({', '.join(f'${name}: {type_}' for name, type_ in definitions.items())})" if definitions else ""
+    listed = f"({', '.join(arguments)})" if arguments else ""
+    text = f"query {header} {{ {field}{listed} {{ {SELECTIONS[field]} }} }}"
+    given_values = {name: draw(st.text(max_size=4)) for name in definitions if draw(st.booleans()) or draw(st.booleans())}
+    return text, given_values
+
+
+@settings(max_examples=500, deadline=None)
+@given(argument_operations())
+def test_the_arguments_are_graphql_cores(operation: tuple[str, dict[str, Any]]) -> None:
+    text, variables = operation
+    document = parse(text)
+    assert not validate(SCHEMA, document), text
+    (definition,) = document.definitions
+    assert isinstance(definition, OperationDefinitionNode)
+    read = direct_read(SCHEMA, document, definition)
+    assert read is not None
+    given_strings = read._given_strings(variables)
+    if given_strings is None:
+        return
+    try:
+        expected: Any = get_argument_values(read.field, read.node, given_strings)
+    except GraphQLError as error:
+        expected = error.message
+    try:
+        ours: Any = read._arguments(given_strings, given_strings)
+    except GraphQLError as error:
+        ours = error.message
+    assert ours == expected
+    assert list(ours) == list(expected) if isinstance(ours, dict) else True
+
+
+def test_an_order_read_plans_its_arguments() -> None:
+    document = parse("query ($id: ID!) { order(orderId: $id) { orderId } }")
+    (definition,) = document.definitions
+    assert isinstance(definition, OperationDefinitionNode)
+    read = direct_read(SCHEMA, document, definition)
+    assert read is not None and read.string_arguments is not None
+    given_strings = read._given_strings({"id": "o-1"})
+    assert given_strings is not None
+    assert read._arguments(given_strings, given_strings) == {"orderId": "o-1", "minVersion": None, "waitMs": None}

@@ -20,11 +20,12 @@ from sqlalchemy import delete, insert, text
 from domain.values import OrderStatus
 from eventstore.database import Database, create_database
 from orderly.bootstrap import open_read_models
+from projections import postgres_pages
 from projections.checkpoints import ensure_checkpoint
 from projections.generations import physical_table
 from projections.money import lower_bound_minor, upper_bound_minor
 from projections.order_views.queries import OrderSortField, OrderViewQueries, SortOrder, search_terms
-from projections.order_views.tables import order_views
+from projections.order_views.tables import ORDER_ROW, order_views
 from projections.pages import Filter, Match, PageQuery, PageReads, SortKey
 from projections.postgres_pages import _statement, read_page
 from projections.read_models import ReadModelStore
@@ -230,3 +231,50 @@ async def test_an_inline_value_that_is_not_a_plain_word_is_refused_before_any_st
     )
     with pytest.raises(ValueError):
         await read_page(None, "order_views", query, timeout=None)  # type: ignore[arg-type]
+
+
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    rows=order_rows(),
+    columns=st.lists(st.sampled_from(ORDER_ROW.columns), min_size=1, max_size=len(ORDER_ROW.columns), unique=True).map(tuple),
+    search=st.booleans(),
+)
+async def test_rows_taken_by_position_equal_rows_taken_by_name(
+    postgres: Database, rows: list[dict[str, Any]], columns: tuple[str, ...], search: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_read_models(postgres)
+    assert isinstance(store, PageReads)
+    async with postgres.write_engine.begin() as conn:
+        await conn.execute(delete(physical_table(order_views, 1)))
+        if rows:
+            await conn.execute(insert(physical_table(order_views, 1)), rows)
+    filters = (Filter("search_text", Match.LIKE, "%o-%"),) if search else ()
+    query = PageQuery(
+        table=order_views,
+        columns=columns,
+        filters=filters,
+        order=(SortKey("created_at", descending=True), SortKey("order_id")),
+        limit=5,
+        offset=0,
+        checkpoint="order_views",
+    )
+
+    by_position = await store.read_page(query)
+    with monkeypatch.context() as patched:
+        patched.setattr(postgres_pages, "_columns_at", lambda names, columns: None)
+        by_name = await store.read_page(query)
+
+    assert by_position == by_name
+    assert [list(row) for row in by_position.rows] == [list(columns)] * len(by_position.rows)
+    assert len(by_position.rows) == min(5, len(rows))
+
+
+def test_columns_are_taken_by_position_only_where_they_stand_side_by_side_in_order() -> None:
+    names = ("__total", "__position", "a", "b", "c", "__sort0", "__present")
+    assert postgres_pages._columns_at(names, ("a", "b", "c")) == slice(2, 5)
+    assert postgres_pages._columns_at(names, ("b",)) == slice(3, 4)
+    assert postgres_pages._columns_at(names, ("a", "c")) is None
+    assert postgres_pages._columns_at(names, ("b", "a")) is None
+    assert postgres_pages._columns_at(names, ("a", "b", "c", "d")) is None
+    assert postgres_pages._columns_at(names, ("z",)) is None
+    assert postgres_pages._columns_at(names, ()) is None
