@@ -57,7 +57,8 @@ class PendingListCleaner:
                 pool = await self._database.raw_pool()
                 generation = await pool.fetchval(LIVE_GENERATION)
                 for index in SEARCH_INDEXES.values():
-                    await pool.execute("SELECT gin_clean_pending_list($1::text::regclass)", object_name(str(index.name), generation))
+                    name = object_name(str(index.name), generation)
+                    await pool.execute("SELECT gin_clean_pending_list($1::text::regclass)", name)
                 self.cleanups += 1
                 failing = False
             except Exception:

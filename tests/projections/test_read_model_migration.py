@@ -71,9 +71,8 @@ async def test_search_has_a_trigram_index_on_postgres(database: Database) -> Non
             "ix_order_views_item_count",
         } <= indexes
         if database.is_postgres:
-            definitions = dict(
-                (await conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_order_views_search%'"))).all()
-            )
+            listed = text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_order_views_search%'")
+            definitions = dict((await conn.execute(listed)).all())
             assert set(definitions) == _SEARCH_INDEXES
             for status in ("CREATED", "SHIPPED", "CANCELLED"):
                 definition = definitions[f"ix_order_views_search_{status.lower()}"]
