@@ -73,7 +73,8 @@ async def test_blue_green_by_default_switches_to_a_new_generation_and_says_so(da
 
     assert rebuilt.returncode == 0, rebuilt.stderr
     head = await store.head_position()
-    assert f"projection customer_summaries switched to generation 2 (version 1) at position {head}" in rebuilt.stdout
+    version = PROJECTIONS["customer_summaries"].version
+    assert f"projection customer_summaries switched to generation 2 (version {version}) at position {head}" in rebuilt.stdout
     assert "generation 1 dropped" in rebuilt.stdout
     async with read_models.reader.connect() as conn:
         checkpoint = await read_checkpoint(conn, "customer_summaries")
@@ -95,7 +96,8 @@ async def test_several_names_are_rebuilt_in_one_run_and_each_says_so(database: D
     assert rebuilt.returncode == 0, rebuilt.stderr
     head = await store.head_position()
     for name in ("order_views", "customer_summaries"):
-        assert f"projection {name} switched to generation 2 (version 1) at position {head}" in rebuilt.stdout
+        switched = f"projection {name} switched to generation 2 (version {PROJECTIONS[name].version}) at position {head}"
+        assert switched in rebuilt.stdout
         async with read_models.reader.connect() as conn:
             checkpoint = await read_checkpoint(conn, name)
         assert checkpoint is not None and (checkpoint.generation, checkpoint.position) == (2, head)

@@ -38,8 +38,14 @@ class _Fact:
 
     @property
     def value(self) -> Decimal:
-        """What the order adds to its customer's lifetime value."""
-        return Decimal(0) if self.status is OrderStatus.CANCELLED else self.total
+        """What the order adds to its customer's lifetime value.
+
+        A cancelled order adds a zero with its total's exponent ("25.00" -> "0.00"): a sum of
+        Decimals keeps the smallest exponent of its terms, and a batch that saw the order open
+        had added (and now takes away) its total. A plain 0 made the text depend on where
+        batches ended ("0" when created and cancelled in one batch, "0.00" across two).
+        """
+        return Decimal(0).quantize(self.total) if self.status is OrderStatus.CANCELLED else self.total
 
     def row(self) -> dict[str, Any]:
         return {
@@ -159,4 +165,4 @@ async def plan(reader: KeyedRows, events: Sequence[RecordedEvent]) -> BatchChang
 
 
 # Bump the version when the fold changes: projector processes then rebuild it blue-green (see the README).
-PROJECTOR = Projector(plan=plan, tables=(customer_summaries, customer_order_facts), version=1)
+PROJECTOR = Projector(plan=plan, tables=(customer_summaries, customer_order_facts), version=2)

@@ -88,3 +88,43 @@ async def test_a_version_gap_fails_the_batch(read_models: ReadModelStore) -> Non
     with pytest.raises(ProjectionGapError):
         await project(read_models, [history.events[0], history.events[2]])
     assert await CustomerSummaryQueries(read_models).get("c-1") is None
+
+
+def _splits(count: int) -> list[list[int]]:
+    """Every way to cut `count` events into consecutive batches, as the batches' end indexes."""
+    return [
+        [end for end in range(1, count) if mask >> (end - 1) & 1] + [count] for mask in range(2 ** (count - 1))
+    ]
+
+
+async def test_the_summary_text_does_not_depend_on_where_batches_end(read_models: ReadModelStore) -> None:
+    # Two customers: one whose only order is cancelled, one with mixed exponents and a cancel.
+    def story(history: History, key: int) -> None:
+        history.created(f"o-a-{key}", f"c-a-{key}", item("a", 1, "25.00"))
+        history.created(f"o-b-{key}", f"c-b-{key}", item("b", 2, "3.5"))
+        history.cancelled(f"o-a-{key}")
+        history.added(f"o-b-{key}", item("c", 1, "0.125"))
+        history.created(f"o-c-{key}", f"c-b-{key}", item("d", 1, "10"))
+        history.cancelled(f"o-c-{key}")
+        history.shipped(f"o-b-{key}")
+
+    history = History()
+    splits = _splits(7)
+    stories: list[list[RecordedEvent]] = []
+    for key in range(len(splits)):
+        start = len(history.events)
+        story(history, key)
+        stories.append(history.events[start:])
+    for events, ends in zip(stories, splits, strict=True):
+        begin = 0
+        for end in ends:
+            await project(read_models, events[begin:end])
+            begin = end
+
+    queries = CustomerSummaryQueries(read_models)
+    texts = set()
+    for key in range(len(splits)):
+        cancelled, mixed = await queries.get(f"c-a-{key}"), await queries.get(f"c-b-{key}")
+        assert cancelled is not None and mixed is not None
+        texts.add((counts(cancelled), str(cancelled.lifetime_value), counts(mixed), str(mixed.lifetime_value)))
+    assert texts == {((1, 0, 0, 1, Decimal(0)), "0.00", (2, 0, 1, 1, Decimal("7.125")), "7.125")}
