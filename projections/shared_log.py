@@ -8,19 +8,20 @@ projection is the cheapest speed-up catch-up has.
 
 Only full batches are kept: a short batch is whatever the log showed at that moment, and
 serving it again later could hide events that became visible since (a runner would keep
-re-reading the same short answer). And they are kept only while the process catches up: a
-short read says a runner has reached the log's end, so the kept batches are dropped then.
-Kept on, the last two full batches of a catch-up (up to 2 x 50,000 decoded events, some
-600,000 objects) lived for as long as the process: the cyclic collector walked them all in
-its next generation-1 collection and again in a full one, 400-500 ms of stopped event loop
-each, during which no notice was read and every projection's live batch waited (scenario 5
-at 200 commands/s: 88-130 notifications over 100 ms, p99 490-700 ms). The price: a runner
-a step behind one that went live reads its next full batch itself. A shared log that ends
-with its readers (rebuild_together.py, whose SQLite shadows fill one after another, the later
-from what the first one kept) passes keep_when_live. A runner that joins a read already under way may miss an
+re-reading the same short answer). A runner that joins a read already under way may miss an
 event committed just before it asked; nothing is lost, because its runner knows the
 announced position is ahead of what it read and reads again shortly: this module relies on
 the doorbell's hidden-event retry (projections/doorbell.py, where the rule is stated).
+
+And full batches are kept only while the process catches up: a short read says a runner has
+reached the log's end, so the kept batches are dropped then. Kept on, the last two full
+batches of a catch-up (up to 2 x 50,000 decoded events, some 600,000 objects) lived as long
+as the process: the cyclic collector walked them all in its next generation-1 collection
+(400-500 ms of stopped event loop, measured), during which no notice was read and every live
+batch waited (scenario 5 at 200 commands/s: 50-130 notifications over 100 ms in the first
+run after a catch-up). The price: a runner a step behind one that went live reads its next
+full batch itself. A shared log that ends with its readers (rebuild_together.py, whose SQLite
+shadows fill one after another, the later from what the first kept) passes keep_when_live.
 """
 
 from __future__ import annotations
