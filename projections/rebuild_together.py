@@ -33,7 +33,8 @@ async def rebuild_together(rebuilds: Sequence[BlueGreenRebuild]) -> list[Rebuild
     """Run the rebuilds at once over one shared read of the first one's log; their outcomes in order."""
     if not rebuilds:
         return []
-    shared = SharedEventLog(rebuilds[0].events, keep=KEEP)
+    # Kept past a short read: this shared log ends with the rebuilds, and on SQLite the later ones read what the first kept.
+    shared = SharedEventLog(rebuilds[0].events, keep=KEEP, keep_when_live=True)
     if not rebuilds[0].read_models.database.is_postgres:
         return [await replace(rebuild, events=shared).run() for rebuild in rebuilds]
     try:

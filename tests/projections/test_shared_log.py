@@ -1,15 +1,26 @@
-"""The shared log: one query for concurrent readers of a range, full batches kept, short ones not."""
+"""The shared log: one query for concurrent readers of a range, full batches kept while catching up, short ones not."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gc
+import weakref
 from collections.abc import Sequence
 
 import pytest
 
+from domain.command_bus import CommandBus
 from domain.ports import RecordedEvent
+from eventstore.sql_store import SqlEventStore
+from projections.read_models import ReadModelStore
+from projections.rebuild import rebuild
+from projections.registry import PROJECTIONS
 from projections.shared_log import SharedEventLog
 from tests.projections.builders import History, item
+from tests.projections.conftest import RunnerFactory
+from tests.projections.test_growing_batches import _history
+from tests.projections.test_runner import visible
 
 
 class CountingLog:
@@ -104,4 +115,66 @@ async def test_a_failed_read_reaches_every_waiter_and_is_not_kept() -> None:
     assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
     log.fail = None
     assert len(await shared.read_log(0, 2)) == 2
+    assert log.reads == 2
+
+
+class FreshLog(CountingLog):
+    """As CountingLog, but each read decodes new event objects: only its readers (and the shared log) hold them."""
+
+    async def read_log(self, after: int, limit: int) -> Sequence[RecordedEvent]:
+        return [dataclasses.replace(event) for event in await super().read_log(after, limit)]
+
+
+async def test_a_short_read_drops_the_kept_batches_and_their_events() -> None:
+    log = FreshLog(history(5))
+    shared = SharedEventLog(log)
+    batches = [await shared.read_log(0, 2), await shared.read_log(2, 2)]
+    held = [weakref.ref(event) for batch in batches for event in batch]
+    assert shared.kept == 4
+    del batches
+    gc.collect()
+    assert all(ref() is not None for ref in held)  # kept for a runner a step behind
+
+    assert [e.position for e in await shared.read_log(4, 2)] == [5]  # short: a runner is live
+    gc.collect()
+    assert shared.kept == 0
+    assert [ref() for ref in held] == [None] * 4
+    reads = log.reads
+    assert [e.position for e in await shared.read_log(0, 2)] == [1, 2]
+    assert log.reads == reads + 1  # read again from the log
+
+
+@pytest.mark.parametrize("live_first", list(PROJECTIONS))
+async def test_runners_caught_up_through_the_shared_log_leave_no_events_in_it(
+    live_first: str,
+    read_models: ReadModelStore,
+    store: SqlEventStore,
+    commands: CommandBus,
+    make_runner: RunnerFactory,
+) -> None:
+    await _history(commands, 9)
+    await visible(store)
+    shared = SharedEventLog(store)
+    runners = {name: make_runner(name, store=shared, batch_size=2, max_batch_size=4) for name in PROJECTIONS}
+    # One runner reaches the log's end while the other has not started: it reads its batches itself.
+    assert await runners[live_first].catch_up() == 9 * 2 + 6
+    assert shared.kept == 0
+    for name, runner in runners.items():
+        if name != live_first:
+            assert await runner.catch_up() == 9 * 2 + 6
+    assert shared.kept == 0
+    # Side by side from zero, as a projector process catches up.
+    for name in PROJECTIONS:
+        await rebuild(read_models, name)  # clears the tables, checkpoint to 0
+    assert await asyncio.gather(*(runner.catch_up() for runner in runners.values())) == [9 * 2 + 6] * len(runners)
+    assert shared.kept == 0
+
+
+async def test_a_shared_log_that_ends_with_its_readers_may_keep_its_batches_past_a_short_read() -> None:
+    log = CountingLog(history(3))
+    shared = SharedEventLog(log, keep_when_live=True)
+    await shared.read_log(0, 2)
+    await shared.read_log(2, 2)  # short
+    assert shared.kept == 2
+    await shared.read_log(0, 2)
     assert log.reads == 2
