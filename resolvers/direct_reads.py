@@ -29,11 +29,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from graphql import (
+    BooleanValueNode,
     DocumentNode,
+    EnumValueNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLField,
@@ -43,9 +47,12 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLSchema,
     GraphQLString,
+    IntValueNode,
     NamedTypeNode,
     NonNullTypeNode,
+    NullValueNode,
     OperationDefinitionNode,
+    StringValueNode,
     VariableNode,
     is_required_argument,
     located_error,
@@ -54,6 +61,7 @@ from graphql.execution.get_variable_signature import GraphQLVariableSignature, g
 from graphql.execution.values import (
     VariableValues,
     VariableValueSource,
+    coerce_argument,
     get_argument_values,
     get_variable_values,
     maybe_use_default_value,
@@ -67,6 +75,8 @@ from resolvers.root_resolvers import root_resolver
 # Root fields over the read models whose resolvers start no background work.
 DIRECT_ROOT_FIELDS = frozenset({"order", "customerOrders", "searchOrders", "customer"})
 MAX_COERCION_ERRORS = 50  # as graphql-core's executor
+# Literals that hold no variable: their coerced value is the same on every request.
+_CONSTANT_LITERALS = (IntValueNode, FloatValueNode, StringValueNode, BooleanValueNode, EnumValueNode, NullValueNode)
 
 
 async def _gather(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
@@ -205,15 +215,19 @@ def string_arguments(
     Per argument of the field, in the field's order: (its out name, the variable it takes, None)
     or, when the node leaves it out, (its out name, None, its coerced default); an argument
     without a default that the node leaves out is not in the result, as in graphql-core's.
+    A scalar or enum literal is coerced once here, by graphql-core's own coerce_argument:
+    (its out name, None, its coerced value).
     A variable given as a str is never null, so graphql-core hands its value over as it is
-    (coerce_input_literal). None (use get_argument_values) when an argument is a literal, a
-    variable not among the signatures, or a default that is not an immutable scalar.
+    (coerce_input_literal). None (use get_argument_values) when an argument is a list or
+    object literal, a variable not among the signatures, or a value that is not an immutable
+    scalar or enum member.
     tests/compiled/test_direct_variables.py holds it equal to get_argument_values.
     """
     if signatures is None:
         return None
     names = {signature.name for signature in signatures}
-    given = {argument.name.value: argument.value for argument in node.arguments or ()}
+    node_arguments = {argument.name.value: argument for argument in node.arguments or ()}
+    given = {name: argument.value for name, argument in node_arguments.items()}
     planned: list[tuple[str, str | None, Any]] = []
     for name, definition in field.args.items():
         out_name = definition.out_name or name
@@ -221,17 +235,22 @@ def string_arguments(
         if isinstance(value, VariableNode) and value.name.value in names:
             planned.append((out_name, value.name.value, None))
             continue
-        if value is not None or is_required_argument(definition):
+        if value is not None and not isinstance(value, _CONSTANT_LITERALS):
             return None
-        defaults: dict[str, Any] = {}
+        if value is None and is_required_argument(definition):
+            return None
+        coerced: dict[str, Any] = {}
         try:
-            maybe_use_default_value(defaults, out_name, definition, _refuse_default)
+            if value is None:
+                maybe_use_default_value(coerced, out_name, definition, _refuse_default)
+            else:  # a literal without variables: the same value on every request
+                coerce_argument(coerced, node, name, definition, node_arguments[name], None, None)
         except Exception:  # noqa: BLE001 - the executor's own road words it
             return None
-        if out_name in defaults:
-            if not isinstance(defaults[out_name], str | int | float | bool | None):
+        if out_name in coerced:
+            if not isinstance(coerced[out_name], str | int | float | bool | Enum | None):
                 return None
-            planned.append((out_name, None, defaults[out_name]))
+            planned.append((out_name, None, coerced[out_name]))
     return tuple(planned)
 
 

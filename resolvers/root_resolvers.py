@@ -6,8 +6,9 @@ on every call: build a strawberry Info over graphql-core's; convert the argument
 (`map_arguments`: ValidInput's checks and canonical ids); build the chain of the extensions'
 `resolve_async` around the resolver with `functools.partial`; await through `await_maybe`.
 
-For a root field whose arguments are all plain scalars (ID, String, Int, Boolean, optional or
-not: `convert_argument` hands a leaf's value back as it is)
+For a root field whose arguments are all leaves, optional or not (ID, String, Int, Boolean,
+the schema's own scalars such as Position, enums; not GlobalID, which is decoded):
+`convert_argument` hands a leaf's value back as it is
 and whose field has no exception handlers, the chain does not depend on the call and is built
 once; the per-call work is the Info, the renaming of the arguments, every extension's own
 `map_arguments` and the chain with every extension's own `resolve_async` (Authorized's role
@@ -19,18 +20,24 @@ tests/compiled/test_root_resolvers.py holds both resolvers to the same answers a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLField, GraphQLResolveInfo
+from strawberry.relay.types import GlobalID
+from strawberry.scalars import is_scalar
 from strawberry.types.arguments import StrawberryArgument
 from strawberry.types.base import StrawberryMaybe, StrawberryOptional
+from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
+from strawberry.types.lazy_type import LazyType
 
 # Leaf types: strawberry's convert_argument returns their value unchanged (whatever scalar implements them).
 _PLAIN_TYPES = (str, int, bool, strawberry.ID)
+# strawberry's one leaf it converts (GlobalID.from_id).
+_CONVERTED_LEAVES = (GlobalID,)
 _BACKREF = "strawberry-definition"
 
 
@@ -50,7 +57,7 @@ def root_resolver(schema: Any, field: GraphQLField) -> Callable[..., Any] | None
         or base.parent_parameter is not None
         or base.root_parameter is not None
         or base.info_parameter is None
-        or not all(_plain(argument) for argument in definition.arguments)
+        or not all(_plain(argument, converter.scalar_registry) for argument in definition.arguments)
     ):
         return None
     chained = [extension for extension in definition.extensions if extension.has_resolver]
@@ -83,10 +90,15 @@ def root_resolver(schema: Any, field: GraphQLField) -> Callable[..., Any] | None
     return resolve
 
 
-def _plain(argument: StrawberryArgument) -> bool:
+def _plain(argument: StrawberryArgument, scalar_registry: Mapping[object, Any]) -> bool:
     type_ = argument.type
     if isinstance(type_, StrawberryMaybe):
         return False
     if isinstance(type_, StrawberryOptional):
         type_ = type_.of_type
-    return any(type_ is plain for plain in _PLAIN_TYPES)
+    if any(type_ is plain for plain in _PLAIN_TYPES):
+        return True
+    if any(type_ is converted for converted in _CONVERTED_LEAVES) or isinstance(type_, LazyType):
+        return False
+    # convert_argument: an enum definition and a registered scalar are leaves; an enum class goes to its definition.
+    return isinstance(type_, StrawberryEnumDefinition) or has_enum_definition(type_) or is_scalar(type_, scalar_registry)

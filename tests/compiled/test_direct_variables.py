@@ -11,6 +11,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.operations import CUSTOMER_ORDERS
 from resolvers.direct_reads import direct_read
 from resolvers.graphql_schema import build_schema
 
@@ -87,12 +88,27 @@ def test_an_order_id_takes_the_short_road() -> None:
 # Each field's arguments with what may stand there: an ID or String variable, a literal, or nothing.
 FIELDS = {
     "order": {"orderId": "ID!", "minVersion": "Int", "waitMs": "Int"},
-    "customerOrders": {"customerId": "ID!", "page": "Int", "pageSize": "Int", "waitMs": "Int"},
-    "searchOrders": {"query": "String", "page": "Int", "pageSize": "Int"},
+    "customerOrders": {
+        "customerId": "ID!",
+        "status": "OrderStatus",
+        "page": "Int",
+        "pageSize": "Int",
+        "minPosition": "Position",
+        "waitMs": "Int",
+    },
+    "searchOrders": {"query": "String", "filter": "OrderFilter", "sortBy": "OrderSortField", "page": "Int", "pageSize": "Int"},
     "customer": {"customerId": "ID!"},
 }
 SELECTIONS = {"order": "orderId", "customerOrders": "total", "searchOrders": "total", "customer": "customerId"}
-LITERALS = {"ID!": ['"o-1"', '"O"'], "Int": ["2", "null", "5"], "String": ['"x"', "null"]}
+LITERALS = {
+    "ID!": ['"o-1"', '"O"'],
+    "Int": ["2", "null", "5"],
+    "String": ['"x"', "null"],
+    "OrderStatus": ["SHIPPED", "CANCELLED", "null"],
+    "Position": ["0", "7", "9007199254740991", "null"],
+    "OrderFilter": ["{status: SHIPPED}", "null", "{}"],
+    "OrderSortField": ["TOTAL_AMOUNT", "CREATED_AT"],
+}
 VARIABLE_TYPES = {"ID!": ["ID!"], "String": ["String", "String!"]}
 
 
@@ -155,3 +171,25 @@ def test_an_order_read_plans_its_arguments() -> None:
     given_strings = read._given_strings({"id": "o-1"})
     assert given_strings is not None
     assert read._arguments(given_strings, given_strings) == {"orderId": "o-1", "minVersion": None, "waitMs": None}
+
+
+def test_the_bench_customer_orders_plans_its_literal_page_size() -> None:
+    document = parse(CUSTOMER_ORDERS)
+    (definition,) = document.definitions
+    assert isinstance(definition, OperationDefinitionNode)
+    read = direct_read(SCHEMA, document, definition)
+    assert read is not None and read.string_arguments is not None
+    given_strings = read._given_strings({"customerId": "c-1"})
+    assert given_strings is not None
+    expected = get_argument_values(read.field, read.node, given_strings)
+    assert read._arguments(given_strings, given_strings) == expected
+    assert expected["pageSize"] == 20
+    assert list(read._arguments(given_strings, given_strings)) == list(expected)
+
+
+def test_object_literals_are_not_planned() -> None:
+    document = parse("query ($t: String) { searchOrders(query: $t, filter: {status: SHIPPED}) { total } }")
+    (definition,) = document.definitions
+    assert isinstance(definition, OperationDefinitionNode)
+    read = direct_read(SCHEMA, document, definition)
+    assert read is not None and read.string_arguments is None

@@ -16,10 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
-from projections.order_views.queries import OrderView
+from projections.order_views.queries import OrderPageView, OrderView
 from resolvers.direct_reads import _HELPERS
 from resolvers.graphql_schema import build_schema
 from resolvers.root_resolvers import root_resolver
+from schema.enums import OrderStatus
 from schema.errors import error_code
 from schema.principal import OPEN, Principal, Role
 
@@ -85,17 +86,17 @@ arguments = st.fixed_dictionaries(
 )
 
 
-def info_for(principal: Principal, orders: Orders) -> GraphQLResolveInfo:
-    field = QUERY.fields["order"]
-    node = FieldNode(name=NameNode(value="order"))
-    services = SimpleNamespace(orders=orders, order_reader=orders, tracker=None)
+def info_for(principal: Principal, orders: Any, name: str = "order", tracker: Any = None) -> GraphQLResolveInfo:
+    field = QUERY.fields[name]
+    node = FieldNode(name=NameNode(value=name))
+    services = SimpleNamespace(orders=orders, order_reader=orders, tracker=tracker)
     context = SimpleNamespace(services=services, principal=principal)
     return GraphQLResolveInfo(
-        "order",
+        name,
         [node],
         field.type,
         QUERY,
-        Path(None, "order", "Query"),
+        Path(None, name, "Query"),
         SCHEMA,
         {},
         None,
@@ -141,7 +142,70 @@ def test_the_known_order_is_found_and_an_upper_case_uuid_is_canonical() -> None:
     assert kind == "error" and error_code(error[0]("")) == "BAD_USER_INPUT" and asked == []
 
 
+class Pages:
+    """A read model and a position tracker that answer every page and wait, remembering each call."""
+
+    def __init__(self) -> None:
+        self.asked: list[Any] = []
+
+    async def customer_orders(self, customer: str, *, status: Any, page: int, page_size: int) -> OrderPageView:
+        self.asked.append(("customer_orders", customer, type(status), status, page, page_size))
+        return OrderPageView(rows=(), total=3, page=page, page_size=page_size, total_pages=1, position=9)
+
+    async def wait_for_position(self, name: str, position: int, timeout: float) -> None:
+        self.asked.append(("wait", name, position, timeout))
+
+
+customer_ids = st.one_of(
+    st.sampled_from(["c1", "c2", UUID_UPPER, UUID_UPPER.lower(), "", " ", "x" * 100, "x" * 101, "a\x00b", "\ud800"]),
+    st.text(max_size=6),
+)
+page_arguments = st.fixed_dictionaries(
+    {"customerId": customer_ids},
+    optional={
+        "status": st.sampled_from([None, *OrderStatus]),
+        "page": st.sampled_from([None, 0, 1, 2, 10_000, 10_001, -1]),
+        "pageSize": st.sampled_from([None, 0, 1, 20, 100, 101]),
+        "minPosition": st.sampled_from([None, 0, 7, 2**53 - 1]),
+        "waitMs": st.sampled_from([None, 0, 500, 10_000, 10_001, -1]),
+    },
+)
+
+
+async def page_outcome(resolve: Any, principal: Principal, given_arguments: dict[str, Any]) -> tuple[Any, list[Any]]:
+    pages = Pages()
+    try:
+        page = await resolve(None, info_for(principal, pages, "customerOrders", pages), **given_arguments)
+        result: Any = ("ok", type(page), page.total, page.page, page.page_size, page.total_pages, page.position)
+    except Exception as error:  # noqa: BLE001 - compared
+        result = ("error", type(error), str(error), getattr(error, "extensions", None))
+    return result, pages.asked
+
+
+@settings(max_examples=400, deadline=None)
+@given(page_arguments, st.sampled_from(PRINCIPALS))
+def test_the_customer_orders_resolver_answers_as_strawberrys(given_arguments: dict[str, Any], principal: Principal) -> None:
+    # An enum (status) and the schema's own scalar (minPosition) among the arguments.
+    field = QUERY.fields["customerOrders"]
+    fast = root_resolver(SCHEMA, field)
+    assert fast is not None
+    assert field.resolve is not None
+    theirs = asyncio.run(page_outcome(field.resolve, principal, given_arguments))
+    ours = asyncio.run(page_outcome(fast, principal, given_arguments))
+    assert ours == theirs
+
+
+def test_an_own_page_is_read_with_its_arguments() -> None:
+    fast = root_resolver(SCHEMA, QUERY.fields["customerOrders"])
+    assert fast is not None
+    arguments = {"customerId": "c1", "status": OrderStatus.SHIPPED, "pageSize": 5, "minPosition": 7, "waitMs": 10}
+    (kind, *_), asked = asyncio.run(page_outcome(fast, PRINCIPALS[2], arguments))
+    assert kind == "ok"
+    assert asked == [("wait", "order_views", 7, 0.01), ("customer_orders", "c1", OrderStatus, OrderStatus.SHIPPED, 1, 5)]
+    (kind, *error), asked = asyncio.run(page_outcome(fast, PRINCIPALS[3], arguments))
+    assert kind == "error" and error_code(error[0]("")) == "FORBIDDEN" and asked == []
+
+
 def test_fields_of_other_shapes_keep_strawberrys_resolver() -> None:
-    # An enum and a custom scalar among the arguments (customerOrders), an input object (searchOrders).
-    assert root_resolver(SCHEMA, QUERY.fields["customerOrders"]) is None
+    # An input object among the arguments (searchOrders): strawberry builds the input's object.
     assert root_resolver(SCHEMA, QUERY.fields["searchOrders"]) is None
