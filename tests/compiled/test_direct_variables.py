@@ -162,25 +162,25 @@ def test_the_arguments_are_graphql_cores(operation: tuple[str, dict[str, Any]]) 
     assert list(ours) == list(expected) if isinstance(ours, dict) else True
 
 
-def test_an_order_read_plans_its_arguments() -> None:
-    document = parse("query ($id: ID!) { order(orderId: $id) { orderId } }")
+def planned_read(text: str, variables: dict[str, Any]) -> tuple[Any, Any]:
+    """The direct read of `text` with planned arguments, and its variables taken as given strings."""
+    document = parse(text)
     (definition,) = document.definitions
     assert isinstance(definition, OperationDefinitionNode)
     read = direct_read(SCHEMA, document, definition)
     assert read is not None and read.string_arguments is not None
-    given_strings = read._given_strings({"id": "o-1"})
+    given_strings = read._given_strings(variables)
     assert given_strings is not None
+    return read, given_strings
+
+
+def test_an_order_read_plans_its_arguments() -> None:
+    read, given_strings = planned_read("query ($id: ID!) { order(orderId: $id) { orderId } }", {"id": "o-1"})
     assert read._arguments(given_strings, given_strings) == {"orderId": "o-1", "minVersion": None, "waitMs": None}
 
 
 def test_the_bench_customer_orders_plans_its_literal_page_size() -> None:
-    document = parse(CUSTOMER_ORDERS)
-    (definition,) = document.definitions
-    assert isinstance(definition, OperationDefinitionNode)
-    read = direct_read(SCHEMA, document, definition)
-    assert read is not None and read.string_arguments is not None
-    given_strings = read._given_strings({"customerId": "c-1"})
-    assert given_strings is not None
+    read, given_strings = planned_read(CUSTOMER_ORDERS, {"customerId": "c-1"})
     expected = get_argument_values(read.field, read.node, given_strings)
     assert read._arguments(given_strings, given_strings) == expected
     assert expected["pageSize"] == 20

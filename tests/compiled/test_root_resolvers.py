@@ -118,16 +118,21 @@ async def outcome(resolve: Any, principal: Principal, given_arguments: dict[str,
     return result, orders.asked
 
 
-@settings(max_examples=400, deadline=None)
-@given(arguments, st.sampled_from(PRINCIPALS))
-def test_the_order_resolver_answers_as_strawberrys(given_arguments: dict[str, Any], principal: Principal) -> None:
-    field = QUERY.fields["order"]
+def assert_same_outcomes(name: str, run: Any, principal: Principal, given_arguments: dict[str, Any]) -> None:
+    """The built-once resolver of the root field `name` and strawberry's give the same outcome under `run`."""
+    field = QUERY.fields[name]
     fast = root_resolver(SCHEMA, field)
     assert fast is not None
     assert field.resolve is not None
-    theirs = asyncio.run(outcome(field.resolve, principal, given_arguments))
-    ours = asyncio.run(outcome(fast, principal, given_arguments))
+    theirs = asyncio.run(run(field.resolve, principal, given_arguments))
+    ours = asyncio.run(run(fast, principal, given_arguments))
     assert ours == theirs
+
+
+@settings(max_examples=400, deadline=None)
+@given(arguments, st.sampled_from(PRINCIPALS))
+def test_the_order_resolver_answers_as_strawberrys(given_arguments: dict[str, Any], principal: Principal) -> None:
+    assert_same_outcomes("order", outcome, principal, given_arguments)
 
 
 def test_the_known_order_is_found_and_an_upper_case_uuid_is_canonical() -> None:
@@ -186,13 +191,7 @@ async def page_outcome(resolve: Any, principal: Principal, given_arguments: dict
 @given(page_arguments, st.sampled_from(PRINCIPALS))
 def test_the_customer_orders_resolver_answers_as_strawberrys(given_arguments: dict[str, Any], principal: Principal) -> None:
     # An enum (status) and the schema's own scalar (minPosition) among the arguments.
-    field = QUERY.fields["customerOrders"]
-    fast = root_resolver(SCHEMA, field)
-    assert fast is not None
-    assert field.resolve is not None
-    theirs = asyncio.run(page_outcome(field.resolve, principal, given_arguments))
-    ours = asyncio.run(page_outcome(fast, principal, given_arguments))
-    assert ours == theirs
+    assert_same_outcomes("customerOrders", page_outcome, principal, given_arguments)
 
 
 def test_an_own_page_is_read_with_its_arguments() -> None:
